@@ -1,0 +1,55 @@
+"""Atomic writers: every output appears complete or not at all.
+
+Each writer fills a temporary file in the destination folder and renames it
+into place, so a killed job never leaves a file Snakemake would take as done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path, array: np.ndarray) -> None:
+    with atomic_path(path, ".npy") as tmp:
+        np.save(tmp, array)
+
+
+def save_npz(path, **arrays: np.ndarray) -> None:
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, **arrays)
+
+
+def save_csv(path, table: pd.DataFrame) -> None:
+    with atomic_path(path, ".csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.10g")
+
+
+def save_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def save_json(path, obj) -> None:
+    save_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")

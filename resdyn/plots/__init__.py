@@ -1,0 +1,1 @@
+"""Figures, drawn from tables and saved arrays alone (never from models)."""

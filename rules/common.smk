@@ -1,0 +1,48 @@
+# Shared helpers: run list, layer counts (known once a model is prepared), and
+# the registries of final tables and figures that `rule all` asks for.
+import json
+
+from resdyn.config_checks import check_config
+
+RUNS = list(config["runs"])
+check_config(config)
+
+# Each stage appends the names of the tables it produces (results/tables/{name}.csv,
+# combined over runs from results/{run}/tables/{name}.csv) and of its figures
+# (results/figures/{name}.png and .pdf).
+ALL_TABLES = []
+ALL_FIGURES = []
+
+
+wildcard_constraints:
+    run="|".join(RUNS),
+    layer=r"\d+",
+    name=r"[a-z0-9_]+",
+
+
+def model_config(run):
+    """The prepared model's config.json (waits on the prepare_model checkpoint)."""
+    path = checkpoints.prepare_model.get(run=run).output.config
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def n_layers(run):
+    cfg = model_config(run)
+    return int(cfg.get("text_config", cfg)["num_hidden_layers"])
+
+
+def jacobian_files(wildcards):
+    return expand(
+        "results/{run}/jacobians/layer_{layer:02d}.npz",
+        run=wildcards.run,
+        layer=range(n_layers(wildcards.run)),
+    )
+
+
+def table_file(name):
+    return f"results/tables/{name}.csv"
+
+
+def figure_files(name):
+    return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
