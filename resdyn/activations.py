@@ -1,0 +1,103 @@
+"""Last-token residual states before attention and before the MLP of every block.
+
+Output layout (the public contract): float32 (N, 2L, d); index 2ℓ is the input
+of block ℓ (pre-attention), 2ℓ+1 the residual after its attention step
+(pre-MLP). Samples are batched in order of length with left padding, so the
+last position of every row is that sample's last real token.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable
+
+import numpy as np
+import torch
+
+from resdyn.models.architectures import architecture_of
+
+
+def _hidden_from(args, kwargs) -> torch.Tensor:
+    return args[0] if args else kwargs["hidden_states"]
+
+
+@contextmanager
+def residual_hooks(model, store: Callable[[int, torch.Tensor], None]):
+    """Call store(snapshot_index, hidden_states) at every pre-attention and pre-MLP point."""
+    arch = architecture_of(model.config.model_type)
+    handles = []
+    for i, layer in enumerate(model.model.layers):
+        pre_attn = lambda mod, args, kwargs, s=2 * i: store(s, _hidden_from(args, kwargs))  # noqa: E731
+        pre_mlp = lambda mod, args, kwargs, s=2 * i + 1: store(s, _hidden_from(args, kwargs))  # noqa: E731
+        handles.append(layer.register_forward_pre_hook(pre_attn, with_kwargs=True))
+        handles.append(getattr(layer, arch.pre_mlp_module).register_forward_pre_hook(pre_mlp, with_kwargs=True))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def tokenize(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, without special tokens (no BOS: SmolLM2's BOS is a chat marker)."""
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Sample indices grouped by similar length (less padding), each group in index order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [sorted(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+
+
+def left_padded(ids: list[list[int]], pad_id: int):
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, x in enumerate(ids):
+        input_ids[row, width - len(x) :] = torch.tensor(x)
+        mask[row, width - len(x) :] = 1
+    return input_ids, mask
+
+
+@torch.no_grad()
+def extract_last_token(model, token_ids: list[list[int]], batch_size: int = 16, progress=None) -> np.ndarray:
+    """(N, 2L, d) float32 last-token residual snapshots."""
+    n_layers, d = model.config.num_hidden_layers, model.config.hidden_size
+    out = np.zeros((len(token_ids), 2 * n_layers, d), dtype=np.float32)
+    pad_id = 0
+    for batch in length_batches([len(x) for x in token_ids], batch_size):
+        captured: dict[int, torch.Tensor] = {}
+        with residual_hooks(model, lambda s, h: captured.__setitem__(s, h[:, -1].float().clone())):
+            input_ids, mask = left_padded([token_ids[i] for i in batch], pad_id)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            model.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False)
+        for s in range(2 * n_layers):
+            out[batch, s] = captured[s].numpy()
+        if progress is not None:
+            progress(len(batch))
+    if not np.isfinite(out).all():
+        sample, snapshot, _ = np.argwhere(~np.isfinite(out))[0]
+        raise FloatingPointError(f"non-finite activation at sample {sample}, snapshot {snapshot}")
+    return out
+
+
+@torch.no_grad()
+def prefix_states(model, token_ids: list[int], layer_idx: int) -> torch.Tensor:
+    """Residual states (T, d) at the input of block `layer_idx` for all positions of one sample."""
+
+    class _Stop(Exception):
+        pass
+
+    captured = {}
+
+    def grab(mod, args, kwargs):
+        captured["h"] = _hidden_from(args, kwargs)[0].float().clone()
+        raise _Stop
+
+    handle = model.model.layers[layer_idx].register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        model.model(input_ids=torch.tensor([token_ids]), use_cache=False)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return captured["h"]

@@ -1,0 +1,77 @@
+"""Exact per-sample block Jacobians J = ∂h_out/∂h_in at the last token, streamed.
+
+Per sample we keep only five numbers (σ_max, σ_min, κ, participation ratio,
+‖J‖_F); the mean Jacobian and mean column norms are running float64 sums, so
+memory does not grow with the number of samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from resdyn.models.block import Block
+
+
+def single_token_jacobians(block: Block, states: torch.Tensor) -> torch.Tensor:
+    """Jacobians (B, d, d) of the block at each state (B, d), each token alone at position 0."""
+    return torch.func.vmap(torch.func.jacrev(block))(states.to(block.dtype))
+
+
+def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
+    """Jacobian (d, d) at the last of `prefix` (T, d), the earlier positions' keys/values held fixed."""
+    ctx = block.context(prefix[:-1]) if prefix.shape[0] > 1 else None
+    return torch.func.jacrev(lambda h: block(h, ctx))(prefix[-1].to(block.dtype))
+
+
+def singular_value_stats(jac: torch.Tensor) -> dict[str, np.ndarray]:
+    """σ_max, σ_min, κ = σ_max/σ_min, PR = (Σσ²)²/Σσ⁴ and ‖J‖_F per Jacobian in a batch (B, d, d)."""
+    s = torch.linalg.svdvals(jac.double()).numpy()
+    s2 = s**2
+    return {
+        "sigma_max": s[:, 0],
+        "sigma_min": s[:, -1],
+        "kappa": s[:, 0] / s[:, -1],
+        "pr": s2.sum(1) ** 2 / (s2**2).sum(1),
+        "fro": np.sqrt(s2.sum(1)),
+    }
+
+
+STAT_NAMES = ("sigma_max", "sigma_min", "kappa", "pr", "fro")
+
+
+@dataclass
+class JacobianAccumulator:
+    """Running sums over samples for one layer."""
+
+    d: int
+    n: int = 0
+    sum_J: np.ndarray = field(init=False)
+    sum_col_norm: np.ndarray = field(init=False)
+    per_sample: dict[str, list[np.ndarray]] = field(init=False)
+
+    def __post_init__(self):
+        self.sum_J = np.zeros((self.d, self.d))
+        self.sum_col_norm = np.zeros(self.d)
+        self.per_sample = {name: [] for name in STAT_NAMES}
+
+    def add(self, jac: torch.Tensor, sample_ids, where: str) -> None:
+        """Add a batch (B, d, d); `where` names the run/layer in errors."""
+        finite = torch.isfinite(jac).flatten(1).all(1)
+        if not bool(finite.all()):
+            bad = int(np.asarray(sample_ids)[int((~finite).nonzero()[0, 0])])
+            raise FloatingPointError(f"non-finite Jacobian entry at {where}, sample {bad}")
+        j64 = jac.double()
+        self.sum_J += j64.sum(0).numpy()
+        self.sum_col_norm += torch.linalg.vector_norm(j64, dim=1).sum(0).numpy()
+        for name, values in singular_value_stats(jac).items():
+            self.per_sample[name].append(values)
+        self.n += jac.shape[0]
+
+    def result(self) -> dict[str, np.ndarray]:
+        """The layer file's arrays (public contract; mean_J stored float32)."""
+        out = {name: np.concatenate(v).astype(np.float64) for name, v in self.per_sample.items()}
+        out["mean_J"] = (self.sum_J / self.n).astype(np.float32)
+        out["col_norm_mean"] = self.sum_col_norm / self.n
+        return out

