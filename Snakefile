@@ -17,11 +17,18 @@ include: "rules/corpus.smk"
 include: "rules/activations.smk"
 include: "rules/jacobians.smk"
 include: "rules/spectra.smk"
-include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/tables.smk"
 
 
 rule all:
     input:
-        ALL_TABLES,
-        ALL_FIGURES,
+        [table_file(name) for name in ALL_TABLES],
+        [figure_files(name) for name in ALL_FIGURES],
+    default_target: True
+
+
+rule figures:
+    """Redraw every figure from the tables."""
+    input:
+        [figure_files(name) for name in ALL_FIGURES],

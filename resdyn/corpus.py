@@ -31,15 +31,22 @@ def length_filtered(rows: Iterable[str], min_chars: int, max_chars: int) -> Iter
 
 
 def pydoc_paragraphs() -> Iterator[str]:
-    """Prose paragraphs of the Python language reference, in the order pydoc stores them."""
+    """Prose paragraphs of the Python language reference, in the order pydoc stores them.
+
+    Topics share some paragraphs; only the first occurrence is kept.
+    """
     from pydoc_data.topics import topics
 
+    seen = set()
     for text in topics.values():
         for block in re.split(r"\n\s*\n", text):
             lines = block.split("\n")
             if any(line.startswith(" ") for line in lines):  # indented: code or a table
                 continue
-            yield " ".join(line.strip() for line in lines)
+            paragraph = " ".join(line.strip() for line in lines).strip()
+            if paragraph not in seen:
+                seen.add(paragraph)
+                yield paragraph
 
 
 def wikitext_local(path) -> Iterator[str]:

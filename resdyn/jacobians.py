@@ -14,9 +14,14 @@ import torch
 from resdyn.models.block import Block
 
 
-def single_token_jacobians(block: Block, states: torch.Tensor) -> torch.Tensor:
-    """Jacobians (B, d, d) of the block at each state (B, d), each token alone at position 0."""
+def autodiff_single_token_jacobians(block: Block, states: torch.Tensor) -> torch.Tensor:
+    """Jacobians (B, d, d) by reverse-mode autodiff (vmap of jacrev); the reference for the closed form."""
     return torch.func.vmap(torch.func.jacrev(block))(states.to(block.dtype))
+
+
+def single_token_jacobians(block: Block, states: torch.Tensor) -> torch.Tensor:
+    """Jacobians (B, d, d) of the block at each state (B, d), each token alone at position 0 (closed form)."""
+    return block.single_token_jacobian(states)
 
 
 def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,9 @@ check_config(config)
 # Each stage appends the names of the tables it produces (results/tables/{name}.csv,
 # combined over runs from results/{run}/tables/{name}.csv) and of its figures
 # (results/figures/{name}.png and .pdf).
+# PER_RUN_TABLES lists the names that `combine_table` builds from per-run pieces.
 ALL_TABLES = []
+PER_RUN_TABLES = []
 ALL_FIGURES = []
 
 
@@ -22,8 +24,8 @@ wildcard_constraints:
 
 def model_config(run):
     """The prepared model's config.json (waits on the prepare_model checkpoint)."""
-    path = checkpoints.prepare_model.get(run=run).output.config
-    with open(path) as fh:
+    folder = checkpoints.prepare_model.get(run=run).output.model
+    with open(f"{folder}/config.json") as fh:
         return json.load(fh)
 
 

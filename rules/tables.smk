@@ -1,4 +1,5 @@
 # Per-run tables are combined into one table per name, with a `run` column.
+# Included after every stage, so that PER_RUN_TABLES is complete here.
 
 
 rule combine_table:
@@ -6,6 +7,8 @@ rule combine_table:
         lambda wc: expand("results/{run}/tables/{name}.csv", run=RUNS, name=wc.name),
     output:
         "results/tables/{name}.csv",
+    wildcard_constraints:
+        name="|".join(PER_RUN_TABLES),
     log:
         "logs/combine_table/{name}.log",
     benchmark:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resdyn.activations import prefix_states, residual_hooks
-from resdyn.jacobians import in_context_jacobian, single_token_jacobians
+from resdyn.jacobians import autodiff_single_token_jacobians, in_context_jacobian, single_token_jacobians
 from resdyn.models.architectures import ARCHITECTURES, UnsupportedArchitecture, architecture_of
 from resdyn.models.block import Block
 from tiny_models import TINY_CONFIGS, tiny_model
@@ -98,3 +98,13 @@ def test_block_jacobian_is_identity_plus_update():
     block = Block(model, 0, architecture_of("llama"), dtype=torch.float64)
     jac = single_token_jacobians(block, torch.randn(3, 32, dtype=torch.float64))
     torch.testing.assert_close(jac, torch.eye(32, dtype=torch.float64).expand(3, 32, 32))
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_closed_form_single_token_jacobian_matches_autodiff(model_type):
+    model = tiny_model(model_type)
+    for layer in range(model.config.num_hidden_layers):
+        block = Block(model, layer, architecture_of(model_type), dtype=torch.float64)
+        states = torch.randn(4, 32, dtype=torch.float64) * 3
+        torch.testing.assert_close(single_token_jacobians(block, states), autodiff_single_token_jacobians(block, states),
+                                   atol=1e-12, rtol=1e-12)

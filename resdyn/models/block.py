@@ -76,6 +76,31 @@ class _Norm:
     def __call__(self, x):
         return self.scale * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
 
+    def jacobian_parts(self, x):
+        """n(x) = s ⊙ x / r with r = √(mean x² + eps) has Jacobian diag(s/r) (I − x xᵀ / (d r²)).
+
+        Returns (s/r, x / (√d r)) so that Dn = diag(a) (I − b bᵀ); x: (B, d).
+        """
+        r = torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.scale / r, x / (r * x.shape[-1] ** 0.5)
+
+
+def _right_norm(mat, norm, x):
+    """mat @ Dn(x), batched: mat (B, m, d), x (B, d)."""
+    if norm is None:
+        return mat
+    a, b = norm.jacobian_parts(x)
+    scaled = mat * a[:, None, :]
+    return scaled - (scaled @ b[:, :, None]) * b[:, None, :]
+
+
+def _left_norm(norm, x, mat):
+    """Dn(x) @ mat, batched: x (B, d), mat (B, d, m)."""
+    if norm is None:
+        return mat
+    a, b = norm.jacobian_parts(x)
+    return a[:, :, None] * (mat - b[:, :, None] * (b[:, None, :] @ mat))
+
 
 class Block:
     """One decoder block, evaluated at the last position."""
@@ -173,3 +198,38 @@ class Block:
     def __call__(self, h: torch.Tensor, ctx: Context | None = None) -> torch.Tensor:
         """Block output at the last position. h: (d,), or (..., d) when ctx is None."""
         return self.mlp_step(self.pre_mlp(h, ctx))
+
+    # -- closed-form single-token Jacobian ------------------------------------
+    def _value_output(self) -> torch.Tensor:
+        """W_o · repeat_heads · W_v (d × d): single-token attention is this linear map of norm(h)."""
+        if not hasattr(self, "_wov"):
+            wv = self._heads(self.v[0].T, self.n_kv).repeat_interleave(self.n_heads // self.n_kv, dim=-2)
+            self._wov = self.o[0] @ wv.flatten(-2).T
+        return self._wov
+
+    def single_token_jacobian(self, h: torch.Tensor) -> torch.Tensor:
+        """Exact Jacobians (B, d, d) of the block for tokens alone at position 0; h: (B, d).
+
+        J = (I + DPm · W_down [diag(act'(g) ⊙ u) W_gate + diag(act(g)) W_up] · DNm) (I + DPa · W_ov · DNa),
+        with N/P the pre/post norms where the architecture has them. About three
+        times fewer FLOPs than reverse-mode autodiff, all of them in GEMMs.
+        """
+        h = h.to(self.dtype)
+        eye = torch.eye(h.shape[-1], dtype=self.dtype)
+        x_attn = self._attn_input(h)
+        attn = _right_norm(self._value_output().expand(h.shape[0], -1, -1), self.attn_norm, h)
+        a = _linear(x_attn, self.v)
+        a = _linear(self._heads(a, self.n_kv).repeat_interleave(self.n_heads // self.n_kv, dim=-2).flatten(-2), self.o)
+        j_attn = eye + _left_norm(self.post_attn_norm, a, attn)
+        h1 = h + (a if self.post_attn_norm is None else self.post_attn_norm(a))
+        x = h1 if self.mlp_norm is None else self.mlp_norm(h1)
+        g, u = _linear(x, self.gate), _linear(x, self.up)
+        act, act_grad = torch.func.jvp(self.act, (g,), (torch.ones_like(g),))
+        w_down = self.down[0]
+        # W_down diag(c) W for c = act'(g)⊙u (gate path) and act(g) (up path), stacked into one GEMM
+        left = torch.cat([w_down * (act_grad * u)[:, None, :], w_down * act[:, None, :]], dim=-1)
+        mlp = left @ torch.cat([self.gate[0], self.up[0]], dim=0)
+        mlp = _right_norm(mlp, self.mlp_norm, h1)
+        m = _linear(act * u, self.down)
+        mlp = _left_norm(self.post_mlp_norm, m, mlp)
+        return j_attn + mlp @ j_attn

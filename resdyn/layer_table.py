@@ -1,0 +1,76 @@
+"""The per-layer spectral table of one run (one row per layer) and its eigenvalues."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from resdyn import spectra
+from resdyn.jacobians import STAT_NAMES
+
+
+def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds) -> tuple[pd.DataFrame, dict]:
+    """Table rows and eigenvalues (eig_J, eig_R: complex (L, d)) from each layer's Jacobian file.
+
+    `layers` yields the layer files' arrays in layer order; only the top-k singular
+    subspaces of the previous layer are kept between iterations.
+    """
+    rows, eig_J, eig_R = [], [], []
+    previous = None  # (U_k of J, U_k of R) of the previous layer
+    for layer, arrays in enumerate(layers):
+        mean_J = np.asarray(arrays["mean_J"], dtype=np.float64)
+        d = mean_J.shape[0]
+        if k > d:
+            raise ValueError(f"spectra.k = {k} exceeds the hidden size d = {d} of run {run!r}")
+        R = mean_J - np.eye(d)
+        eJ, eR = spectra.eigenvalues(mean_J), spectra.eigenvalues(R)
+        uJ, vJ = spectra.top_singular_subspaces(mean_J, k)
+        uR, vR = spectra.top_singular_subspaces(R, k)
+        row = {"run": run, "layer": layer, "d": d, **spectra.eigen_summary(eJ)}
+        row.update(
+            self_alignment_J=spectra.self_alignment(uJ, vJ),
+            self_alignment_R=spectra.self_alignment(uR, vR),
+            henrici_J=spectra.henrici(mean_J, eJ),
+            henrici_R=spectra.henrici(R, eR),
+            residual_norm_ratio=float(np.linalg.norm(R) / np.linalg.norm(mean_J)),
+            random_alignment_baseline=k / d,
+            n_samples=len(arrays["kappa"]),
+        )
+        if previous is not None:  # forward alignment belongs to the earlier layer of the pair
+            rows[-1]["forward_alignment_J"] = spectra.forward_alignment(previous[0], vJ)
+            rows[-1]["forward_alignment_R"] = spectra.forward_alignment(previous[1], vR)
+        for name in STAT_NAMES:
+            row.update(spectra.quantile_summary(name, np.asarray(arrays[name])))
+        rows.append(row)
+        eig_J.append(eJ)
+        eig_R.append(eR)
+        previous = (uJ, uR)
+    table = pd.DataFrame(rows)
+    table.insert(2, "regime", spectra.regime_labels(len(rows), regime_bounds))
+    for col in ("forward_alignment_J", "forward_alignment_R"):
+        if col not in table:
+            table[col] = np.nan
+    return table, {"eig_J": np.array(eig_J), "eig_R": np.array(eig_R)}
+
+
+REGIME_COLUMNS = ["kappa_median", "frac_expanding", "mean_abs_eig", "self_alignment_J", "self_alignment_R",
+                  "residual_norm_ratio", "henrici_J", "forward_alignment_J", "forward_alignment_R"]
+
+
+def regime_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each summary over the early/mid/late layers of each run (the paper's Table 2 and Fig. 2d–f)."""
+    means = table.groupby(["run", "regime"], sort=False)[REGIME_COLUMNS].mean().reset_index()
+    order = {"early": 0, "mid": 1, "late": 2}
+    return means.sort_values(["run", "regime"], key=lambda c: c.map(order) if c.name == "regime" else c)
+
+
+def self_alignment_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 2: mean J self-alignment per regime, and the layer where it is lowest."""
+    rows = []
+    for run, t in table.groupby("run", sort=False):
+        means = t.groupby("regime")["self_alignment_J"].mean()
+        low = t.loc[t["self_alignment_J"].idxmin()]
+        rows.append({"run": run, "early": means.get("early"), "mid": means.get("mid"), "late": means.get("late"),
+                     "min_layer": int(low["layer"]), "min_self_alignment": float(low["self_alignment_J"])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,56 @@
+"""Spectral geometry of one layer's mean Jacobian (Appendix A.3 of the paper).
+
+All functions take plain float64 numpy matrices; none knows about models.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+COMPLEX_THRESHOLD = 1e-6  # |Im λ| above this counts as part of a complex-conjugate pair
+
+
+def eigenvalues(mat: np.ndarray) -> np.ndarray:
+    return np.linalg.eigvals(np.asarray(mat, dtype=np.float64))
+
+
+def top_singular_subspaces(mat: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """U_k, V_k: leading k left and right singular vectors (d × k)."""
+    u, _, vt = np.linalg.svd(np.asarray(mat, dtype=np.float64))
+    return u[:, :k], vt[:k].T
+
+
+def self_alignment(u_k: np.ndarray, v_k: np.ndarray) -> float:
+    """‖V_kᵀ U_k‖²_F / k: 1 for a normal matrix, ≈ k/d for unrelated subspaces."""
+    return float(np.linalg.norm(v_k.T @ u_k) ** 2 / u_k.shape[1])
+
+
+def forward_alignment(u_k_this: np.ndarray, v_k_next: np.ndarray) -> float:
+    """‖U_ℓᵀ V_{ℓ+1}‖²_F / k: does layer ℓ write where layer ℓ+1 reads?"""
+    return float(np.linalg.norm(u_k_this.T @ v_k_next) ** 2 / u_k_this.shape[1])
+
+
+def henrici(mat: np.ndarray, eigs: np.ndarray) -> float:
+    """Henrici departure from normality √(‖J‖²_F − Σ|λ|²) / ‖J‖_F (0 for normal matrices)."""
+    fro2 = float(np.sum(np.abs(mat) ** 2))
+    return float(np.sqrt(max(fro2 - float(np.sum(np.abs(eigs) ** 2)), 0.0) / fro2))
+
+
+def eigen_summary(eigs: np.ndarray) -> dict[str, float]:
+    mod = np.abs(eigs)
+    return {
+        "spectral_radius": float(mod.max()),
+        "frac_expanding": float(np.mean(mod > 1.0)),
+        "frac_complex": float(np.mean(np.abs(eigs.imag) > COMPLEX_THRESHOLD)),
+        "mean_abs_eig": float(mod.mean()),
+    }
+
+
+def regime_labels(n_layers: int, bounds: tuple[float, float]) -> list[str]:
+    """early / mid / late per layer; bounds are depth fractions (paper: 5/32 and 20/32)."""
+    early_end, mid_end = (int(round(b * n_layers)) for b in bounds)
+    return ["early" if i < early_end else "mid" if i < mid_end else "late" for i in range(n_layers)]
+
+
+def quantile_summary(name: str, values: np.ndarray) -> dict[str, float]:
+    q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+    return {f"{name}_median": q50, f"{name}_q25": q25, f"{name}_q75": q75}

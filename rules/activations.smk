@@ -1,0 +1,18 @@
+# Last-token residual snapshots (N, 2L, d): a GPU rule on clusters.
+
+
+rule extract_activations:
+    input:
+        model="resources/models/{run}",
+        corpus="results/corpus/samples.jsonl",
+    output:
+        "results/{run}/activations.npy",
+    params:
+        batch_size=config["activations"]["batch_size"],
+    threads: 2
+    log:
+        "logs/extract_activations/{run}.log",
+    benchmark:
+        "benchmarks/out/extract_activations/{run}.tsv"
+    script:
+        "../scripts/extract_activations.py"

@@ -1,0 +1,21 @@
+# Exact per-sample Jacobians of one block, streamed into per-layer statistics.
+# One job per (run, layer): a cluster runs the layers in parallel (GPU rule).
+
+
+rule jacobian_layer:
+    input:
+        model="resources/models/{run}",
+        activations="results/{run}/activations.npy",
+        corpus="results/corpus/samples.jsonl",
+    output:
+        "results/{run}/jacobians/layer_{layer}.npz",
+    params:
+        protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
+        batch_size=config["jacobians"]["batch_size"],
+    threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
+    log:
+        "logs/jacobian_layer/{run}/layer_{layer}.log",
+    benchmark:
+        "benchmarks/out/jacobian_layer/{run}/layer_{layer}.tsv"
+    script:
+        "../scripts/jacobian_layer.py"

@@ -1,0 +1,36 @@
+# Per-layer spectral geometry of the mean Jacobians, and its regime summaries.
+
+ALL_TABLES += ["layer_spectra", "regime_means", "table2_self_alignment"]
+PER_RUN_TABLES += ["layer_spectra"]
+
+
+rule spectra:
+    input:
+        jacobian_files,
+    output:
+        table="results/{run}/tables/layer_spectra.csv",
+        eigenvalues="results/{run}/eigenvalues.npz",
+    params:
+        k=config["spectra"]["k"],
+        regime_bounds=config["spectra"]["regime_bounds"],
+    log:
+        "logs/spectra/{run}.log",
+    benchmark:
+        "benchmarks/out/spectra/{run}.tsv"
+    script:
+        "../scripts/spectra.py"
+
+
+rule regime_tables:
+    input:
+        table_file("layer_spectra"),
+    output:
+        means=table_file("regime_means"),
+        table2=table_file("table2_self_alignment"),
+        table2_md="results/tables/table2_self_alignment.md",
+    log:
+        "logs/regime_tables.log",
+    benchmark:
+        "benchmarks/out/regime_tables.tsv"
+    script:
+        "../scripts/regime_tables.py"

@@ -1,0 +1,13 @@
+"""Materialise one run's weights under resources/models/{run}."""
+import torch
+
+from resdyn.logs import setup_logging
+from resdyn.models.sources import materialise
+
+log = setup_logging(snakemake.log[0], "prepare_model")
+torch.set_num_threads(snakemake.threads)
+run = snakemake.wildcards.run
+log.info("preparing %s from %s", run, snakemake.params.spec["source"])
+base = snakemake.input.base[0] if snakemake.input.base else None
+materialise(run, dict(snakemake.params.spec), snakemake.output.model, base_dir=base)
+log.info("done")

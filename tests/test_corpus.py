@@ -1,0 +1,59 @@
+"""Corpus protocol: length filter, dataset order, local WikiText files in the hub's format."""
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from resdyn.corpus import CorpusError, length_filtered, load_samples, read_jsonl, write_jsonl
+
+ROWS = ["", " = Valkyria Chronicles III = \n", "short line\n", "x" * 250 + "\n", " = = Gameplay = = \n",
+        "y" * 120 + "\n", "z" * 900 + "\n", "w" * 300 + "\n"]
+
+
+@pytest.fixture
+def wikitext_parquet(tmp_path):
+    """A small file laid out as the hub stores wikitext-2-raw-v1/train (one `text` column)."""
+    path = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(pa.table({"text": ROWS}), path)
+    return path
+
+
+def test_length_filter_keeps_dataset_order_and_drops_headings():
+    assert list(length_filtered(ROWS, 100, 400)) == ["x" * 250, "y" * 120, "w" * 300]
+
+
+def test_local_parquet_takes_the_first_n_that_pass(wikitext_parquet):
+    cfg = {"source": "wikitext_local", "path": str(wikitext_parquet), "n_samples": 2, "min_chars": 200, "max_chars": 800}
+    assert load_samples(cfg) == ["x" * 250, "w" * 300]
+
+
+def test_local_jsonl_and_txt_formats(tmp_path):
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps({"text": r}) + "\n" for r in ROWS))
+    (tmp_path / "t.txt").write_text("".join(r if r.endswith("\n") else r + "\n" for r in ROWS))
+    for name in ("t.jsonl", "t.txt"):
+        cfg = {"source": "wikitext_local", "path": str(tmp_path / name), "n_samples": 1, "min_chars": 200, "max_chars": 800}
+        assert load_samples(cfg) == ["x" * 250]
+
+
+def test_too_few_samples_names_the_key(wikitext_parquet):
+    cfg = {"source": "wikitext_local", "path": str(wikitext_parquet), "n_samples": 5, "min_chars": 200, "max_chars": 800}
+    with pytest.raises(CorpusError, match="corpus.n_samples = 5.*only 2"):
+        load_samples(cfg)
+
+
+def test_missing_local_file_is_named(tmp_path):
+    with pytest.raises(CorpusError, match="no such file"):
+        load_samples({"source": "wikitext_local", "path": str(tmp_path / "nope.parquet"), "n_samples": 1})
+
+
+def test_offline_default_is_prose_in_a_fixed_order(tmp_path):
+    cfg = {"source": "offline_pydoc", "n_samples": 128, "min_chars": 200, "max_chars": 800}
+    samples = load_samples(cfg)
+    assert len(samples) == 128 and len(set(samples)) == 128
+    assert all(200 <= len(s) <= 800 for s in samples)
+    assert samples == load_samples(cfg)
+    # prose, not code: mostly letters and spaces, sentences ending in full stops
+    assert sum(s.count(". ") > 0 for s in samples) > 100
+    write_jsonl(tmp_path / "c.jsonl", samples)
+    assert read_jsonl(tmp_path / "c.jsonl") == samples
