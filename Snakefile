@@ -17,6 +17,8 @@ include: "rules/corpus.smk"
 include: "rules/activations.smk"
 include: "rules/jacobians.smk"
 include: "rules/spectra.smk"
+include: "rules/cumulative.smk"
+include: "rules/schur.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
 

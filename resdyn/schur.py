@@ -10,13 +10,19 @@ upper triangular. A construction gives, per layer, A(c) = base + c * direction:
 
 and the stack is recomposed as P_{0:L-1}(c) = J_{L-1}(c) ... J_0(c), with
 J(c) = A(c) in mode J and I + A(c) in mode R.
+
+Two facts worth knowing when reading the results:
+- A Schur form is shift-invariant: R = J - I = Q (Lambda - I + N) Q*, so N_R = N and
+  I + R(c) = J(c). Mode R reproduces mode J exactly (tested) unless LAPACK orders the
+  eigenvalues of J and J - I differently; its controls differ from mode J only by the draws.
+- Q Lambda Q* depends on the order of the eigenvalues along the Schur diagonal, which is
+  LAPACK's (not sorted); c = 0 is "normal at the trained spectrum" in that basis.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -103,40 +109,41 @@ def layer_rng(seed: int, mode: str, construction: str, layer: int, draw: int) ->
     return np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=key))
 
 
-def surgery_terms(form: SchurForm, construction: str, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-    """(base, direction) with A(c) = base + c * direction for one layer."""
+def surgery_terms(
+    form: SchurForm, construction: str, rng: np.random.Generator | None, normal: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(base, direction) with A(c) = base + c * direction for one layer.
+
+    `normal` may pass a precomputed Q Lambda Q* (shared by all draws of Control A).
+    """
+    if construction in ("dose", "control_a") and normal is None:
+        normal = form.normal_part()
     if construction == "dose":
-        return form.normal_part(), form.nonnormal_part()
+        return normal.copy(), form.nonnormal_part()
     if construction == "control_a":
         G = rng.standard_normal(form.T.shape)
         scale = np.linalg.norm(form.N) / np.linalg.norm(G)
-        return form.normal_part(), G * scale
+        return normal.copy(), G * scale
     if construction == "control_b":
         Qr = haar_unitary(form.T.shape[0], rng)
         return form.normal_part(Qr), form.nonnormal_part(Qr)
     raise ValueError(f"Schur construction must be one of {CONSTRUCTIONS}, got {construction!r}")
 
 
-def save_schur_form(path, form: SchurForm) -> None:
-    from resdyn.io import save_npz
+class LayerSchurForms(Sequence):
+    """Schur forms of the mode's operator per layer, computed on access (never all held:
+    at d = 4096 one form is 0.5 GB)."""
 
-    save_npz(path, Q=form.Q, T=form.T)
-
-
-class SchurForms(Sequence):
-    """Per-layer Schur forms saved by `save_schur_form`, loaded on access."""
-
-    def __init__(self, paths: Iterable[str | Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        if not self.paths:
-            raise ValueError("no Schur form files given")
+    def __init__(self, jacobians: Sequence[np.ndarray], mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"Schur mode must be one of {MODES}, got {mode!r}")
+        self.jacobians, self.mode = jacobians, mode
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.jacobians)
 
     def __getitem__(self, layer: int) -> SchurForm:
-        with np.load(self.paths[layer]) as f:
-            return SchurForm(Q=f["Q"], T=f["T"])
+        return complex_schur(layer_operator(self.jacobians[layer], self.mode))
 
 
 def check_doses(doses: Sequence[float]) -> list[float]:
@@ -158,8 +165,8 @@ def dose_sweep(
 ) -> pd.DataFrame:
     """erank, log10 ||P||_F and Henrici departure of P_{0:L-1}(c) for every dose and draw.
 
-    The dose construction is deterministic and has the single draw 0. All doses of one
-    draw are composed in one pass over the layers, so each layer is loaded once per draw.
+    `forms[l]` is the Schur form of layer l's operator (J or R = J - I by mode). The dose
+    construction is deterministic and has the single draw 0.
     """
     if mode not in MODES:
         raise ValueError(f"Schur mode must be one of {MODES}, got {mode!r}")
@@ -167,31 +174,34 @@ def dose_sweep(
         raise ValueError(f"Schur construction must be one of {CONSTRUCTIONS}, got {construction!r}")
     doses = check_doses(doses)
     draw_ids = [0] if construction == "dose" else list(range(int(draws)))
-    rows = []
-    for draw in draw_ids:
-        products = {c: new_product(method, rank) for c in doses}
-        for layer in reversed(range(len(forms))):  # P <- P J_l builds J_{L-1} ... J_0
-            form = forms[layer]
+    # Layers outer: each layer's Schur form is made once and shared by all draws and doses;
+    # the random stream of (layer, draw) does not depend on this order.
+    products = {(draw, c): new_product(method, rank) for draw in draw_ids for c in doses}
+    L = len(forms)
+    for step, layer in enumerate(reversed(range(L)), 1):  # P <- P J_l builds J_{L-1} ... J_0
+        form = forms[layer]
+        normal = None if construction == "control_b" else form.normal_part()
+        for draw in draw_ids:
             rng = None if construction == "dose" else layer_rng(seed, mode, construction, layer, draw)
-            base, direction = surgery_terms(form, construction, rng)
+            base, direction = surgery_terms(form, construction, rng, normal)
             if mode == "R":
-                base[np.diag_indices_from(base)] += 1.0
+                base[np.diag_indices_from(base)] += 1.0  # J(c) = I + R(c)
             for c in doses:
-                products[c].right_multiply(base + c * direction if c else base)
-        for c in doses:
-            p = products[c]
-            rows.append(
-                {
-                    "mode": mode,
-                    "construction": construction,
-                    "c": c,
-                    "draw": draw,
-                    "erank": effective_rank(p.singular_values()),
-                    "log10_fro": p.log10_fro,
-                    "henrici": henrici_of_product(p),
-                }
-            )
-        log.info("mode %s %s draw %d: %d doses composed over %d layers", mode, construction, draw, len(doses), len(forms))
+                products[draw, c].right_multiply(base + c * direction if c else base)
+        log.info("mode %s %s: layer %d composed (%d/%d)", mode, construction, layer, step, L)
+    rows = []
+    for (draw, c), p in products.items():
+        rows.append(
+            {
+                "mode": mode,
+                "construction": construction,
+                "c": c,
+                "draw": draw,
+                "erank": effective_rank(p.singular_values()),
+                "log10_fro": p.log10_fro,
+                "henrici": henrici_of_product(p),
+            }
+        )
     return pd.DataFrame(rows)
 
 

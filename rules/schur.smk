@@ -1,0 +1,84 @@
+# Schur surgery on non-normality (issue 3, part 2): scale N in J = Q(Lambda + N)Q* per layer,
+# recompose the linearised stack, with Controls A/B and mode R. One job per
+# (run, mode, construction), so sweep and controls run in parallel; each job makes the
+# Schur forms it needs (cheaper than storing d x d complex factors per layer).
+
+SCHUR = config["schur"]
+SCHUR_MODES = SCHUR.get("modes", ["J", "R"])
+SCHUR_DOSES = SCHUR.get("doses", [0, 0.25, 0.5, 0.75, 1, 1.5, 2])
+SCHUR_CONSTRUCTIONS = ["dose"] + (["control_a", "control_b"] if SCHUR.get("draws", 4) > 0 else [])
+
+ALL_TABLES += ["schur_dose"]
+PER_RUN_TABLES += ["schur_dose"]
+ALL_FIGURES += ["fig5_schur_dose", "figS8_schur_controls"]
+# Table 3 reads c = 0, 1, 2 in both modes; a config without them simply does not ask for it.
+if {"J", "R"} <= set(SCHUR_MODES) and {0, 1, 2} <= {float(c) for c in SCHUR_DOSES}:
+    ALL_TABLES += ["schur_table3"]
+
+
+rule schur_sweep:
+    wildcard_constraints:
+        mode="|".join(SCHUR_MODES),
+        construction="|".join(SCHUR_CONSTRUCTIONS),
+    input:
+        jacobians=jacobian_files,
+    output:
+        "results/{run}/schur/{mode}_{construction}.csv",
+    params:
+        doses=SCHUR_DOSES,
+        draws=SCHUR.get("draws", 4),
+        seed=SCHUR.get("seed", 0),
+        method=config["cumulative"].get("method", "exact"),
+        rank=config["cumulative"].get("rank", 512),
+    log:
+        "logs/schur_sweep/{run}_{mode}_{construction}.log",
+    benchmark:
+        "benchmarks/out/schur_sweep/{run}_{mode}_{construction}.tsv"
+    threads: 1
+    script:
+        "../scripts/schur_dose.py"
+
+
+rule schur_dose:
+    input:
+        expand(
+            "results/{{run}}/schur/{mode}_{construction}.csv",
+            mode=SCHUR_MODES,
+            construction=SCHUR_CONSTRUCTIONS,
+        ),
+    output:
+        "results/{run}/tables/schur_dose.csv",
+    log:
+        "logs/schur_dose/{run}.log",
+    benchmark:
+        "benchmarks/out/schur_dose/{run}.tsv"
+    script:
+        "../scripts/combine_tables.py"
+
+
+rule schur_table3:
+    input:
+        table_file("schur_dose"),
+    output:
+        csv=table_file("schur_table3"),
+        md="results/tables/schur_table3.md",
+    log:
+        "logs/schur_table3.log",
+    benchmark:
+        "benchmarks/out/schur_table3.tsv"
+    script:
+        "../scripts/schur_table3.py"
+
+
+rule fig_schur:
+    input:
+        table_file("schur_dose"),
+    output:
+        fig5=figure_files("fig5_schur_dose"),
+        figS8=figure_files("figS8_schur_controls"),
+    log:
+        "logs/figures/schur.log",
+    benchmark:
+        "benchmarks/out/figures/schur.tsv"
+    script:
+        "../scripts/fig_schur.py"

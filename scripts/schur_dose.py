@@ -1,0 +1,15 @@
+"""Schur surgery dose sweep of one run, for one mode (J or R) and one construction."""
+from resdyn.cumulative import MeanJacobians
+from resdyn.io import save_csv
+from resdyn.logs import setup_logging
+from resdyn.schur import LayerSchurForms, dose_sweep
+
+log = setup_logging(snakemake.log[0], "schur_sweep")
+wc, p = snakemake.wildcards, snakemake.params
+
+forms = LayerSchurForms(MeanJacobians(snakemake.input.jacobians), wc.mode)
+table = dose_sweep(
+    forms, wc.mode, wc.construction, p.doses, draws=p.draws, seed=p.seed, method=p.method, rank=p.rank
+)
+table.insert(0, "run", wc.run)
+save_csv(snakemake.output[0], table)

@@ -1,0 +1,234 @@
+"""Schur surgery: Schur form, Henrici departure, Haar unitaries, dose sweep, Table 3."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from resdyn.cumulative import cumulative_products, effective_rank
+from resdyn.haar import haar_unitary
+from resdyn.schur import (
+    LayerSchurForms,
+    complex_schur,
+    dose_sweep,
+    henrici_departure,
+    layer_operator,
+    surgery_terms,
+    table3,
+    table3_markdown,
+)
+
+DOSES = [0, 0.25, 0.5, 0.75, 1, 1.5, 2]
+
+
+def random_stack(seed, d=24, L=5, scale=0.8):
+    rng = np.random.default_rng(seed)
+    return [np.eye(d) + scale * rng.standard_normal((d, d)) / np.sqrt(d) for _ in range(L)]
+
+
+def assert_same_spectrum(a, b, atol):
+    """Equal as multisets: optimal matching of eigenvalues (sorting breaks on rounding of conjugates)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.abs(np.asarray(a)[:, None] - np.asarray(b)[None, :])
+    rows, cols = linear_sum_assignment(cost)
+    assert cost[rows, cols].max() < atol
+
+
+def forms_for(Js, mode):
+    return [complex_schur(layer_operator(J, mode)) for J in Js]
+
+
+@pytest.mark.parametrize("d", [1, 2, 7, 40])
+def test_complex_schur_is_exact(d):
+    J = random_stack(d, d=d, L=1, scale=2.0)[0]
+    form = complex_schur(J)
+    Q, T = form.Q, form.T
+    assert np.linalg.norm(Q.conj().T @ Q - np.eye(d)) < 1e-12  # unitary
+    assert np.all(np.tril(T, -1) == 0)  # upper triangular
+    assert np.linalg.norm(form.reconstruct() - J) / np.linalg.norm(J) < 1e-10
+    # ||N||_F^2 = ||J||_F^2 - sum |lambda|^2 (Q unitary), and Lambda = spectrum of J
+    lam = form.eigenvalues
+    lhs = np.linalg.norm(form.N) ** 2
+    rhs = np.linalg.norm(J) ** 2 - np.sum(np.abs(lam) ** 2)
+    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-10 * np.linalg.norm(J) ** 2)
+    assert_same_spectrum(lam, np.linalg.eigvals(J), atol=1e-9)
+
+
+def test_schur_identity_per_layer_near_identity_stack():
+    for J in random_stack(7, d=30, L=4, scale=0.3):
+        for mode in ("J", "R"):
+            A = layer_operator(J, mode)
+            f = complex_schur(A)
+            assert np.linalg.norm(f.N) ** 2 == pytest.approx(
+                np.linalg.norm(A) ** 2 - np.sum(np.abs(f.eigenvalues) ** 2), rel=1e-9
+            )
+            assert henrici_departure(A) == pytest.approx(np.linalg.norm(f.N) / np.linalg.norm(A), rel=1e-6)
+
+
+def test_henrici_known_values():
+    rng = np.random.default_rng(0)
+    U = haar_unitary(6, rng)
+    normal = U @ np.diag(rng.standard_normal(6) + 1j * rng.standard_normal(6)) @ U.conj().T
+    assert henrici_departure(normal) < 1e-6
+    rotation = np.array([[0.0, -1.0], [1.0, 0.0]])  # normal, complex eigenvalues
+    assert henrici_departure(rotation) < 1e-6
+    assert henrici_departure(np.array([[0.0, 1.0], [0.0, 0.0]])) == pytest.approx(1.0)
+    a = 3.0  # [[1, a], [0, 1]]: sqrt(a^2) / sqrt(2 + a^2)
+    assert henrici_departure(np.array([[1.0, a], [0.0, 1.0]])) == pytest.approx(a / np.sqrt(2 + a**2), rel=1e-6)
+
+
+def _unfixed_qr_unitary(n, rng):
+    z = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / np.sqrt(2)
+    return np.linalg.qr(z)[0]
+
+
+def _trace_statistics(sampler, n=3, draws=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    tr = np.array([np.trace(sampler(n, rng)) for _ in range(draws)])
+    return tr.mean(), np.mean(np.abs(tr) ** 2)
+
+
+def test_haar_unitary_is_haar():
+    rng = np.random.default_rng(1)
+    U = haar_unitary(5, rng)
+    assert np.linalg.norm(U.conj().T @ U - np.eye(5)) < 1e-12
+    # Under Haar measure on U(n): E[tr U] = 0 and E|tr U|^2 = 1 (Diaconis-Shahshahani).
+    mean_tr, mean_abs2 = _trace_statistics(haar_unitary)
+    assert abs(mean_tr) < 0.1  # s.e. ~0.02 per component
+    assert mean_abs2 == pytest.approx(1.0, abs=0.15)
+    # The QR of a Ginibre matrix without the phase fix fails the same statistic
+    # (LAPACK's real R diagonal forces Re Q_jj < 0, so E[tr U] ~ -1).
+    biased_tr, _ = _trace_statistics(_unfixed_qr_unitary)
+    assert biased_tr.real < -0.5
+
+
+def test_surgery_terms_preserve_what_they_claim():
+    J = random_stack(3, d=20, L=1, scale=1.5)[0]
+    form = complex_schur(J)
+    lam = form.eigenvalues
+    rng = np.random.default_rng(0)
+    base, direction = surgery_terms(form, "dose", None)
+    assert henrici_departure(base) < 1e-6  # c = 0 is normal at the trained spectrum
+    assert_same_spectrum(np.linalg.eigvals(base), lam, atol=1e-9)
+    np.testing.assert_allclose(base + direction, J, atol=1e-10)  # c = 1 is the trained J
+    base_a, dir_a = surgery_terms(form, "control_a", rng)
+    np.testing.assert_allclose(base_a, base)
+    assert np.linalg.norm(dir_a) == pytest.approx(np.linalg.norm(form.N), rel=1e-12)
+    assert np.isrealobj(dir_a)
+    base_b, dir_b = surgery_terms(form, "control_b", rng)
+    for c in (0.0, 0.5, 2.0):  # a unitary similarity of Lambda + cN keeps the spectrum
+        assert_same_spectrum(np.linalg.eigvals(base_b + c * dir_b), lam, atol=1e-6)
+    assert np.linalg.norm(dir_b) == pytest.approx(np.linalg.norm(form.N), rel=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["J", "R"])
+def test_dose_one_reproduces_trained_product(mode):
+    Js = random_stack(11, d=24, L=5, scale=1.2)
+    table = dose_sweep(forms_for(Js, mode), mode, "dose", DOSES)
+    ref = cumulative_products(Js)
+    at1 = table[table["c"] == 1].iloc[0]
+    assert at1["erank"] == pytest.approx(ref.erank[0], rel=1e-10)
+    assert at1["log10_fro"] == pytest.approx(ref.log10_fro[0], abs=1e-10)
+    P = np.linalg.multi_dot(Js[::-1])
+    assert at1["henrici"] == pytest.approx(henrici_departure(P), abs=1e-8)
+    assert list(table["c"]) == DOSES and set(table["draw"]) == {0}
+    assert table["erank"].nunique() == len(DOSES)  # the dose does something on a non-normal stack
+
+
+def test_dose_zero_single_layer_known_answer():
+    # L = 1, c = 0: P = Q Lambda Q*, whose singular values are |lambda| and which is normal.
+    J = random_stack(5, d=18, L=1, scale=2.0)[0]
+    table = dose_sweep(forms_for([J], "J"), "J", "dose", [0.0])
+    lam = np.linalg.eigvals(J)
+    assert table["erank"].iloc[0] == pytest.approx(effective_rank(np.abs(lam)), rel=1e-10)
+    assert table["log10_fro"].iloc[0] == pytest.approx(np.log10(np.linalg.norm(lam)), abs=1e-10)
+    assert table["henrici"].iloc[0] < 1e-6
+
+
+def test_normal_stack_is_dose_invariant():
+    # N = 0 for normal layers: every dose and Control A (mass c * 0) give the same product.
+    rng = np.random.default_rng(8)
+    Js = []
+    for _ in range(4):
+        U = np.linalg.qr(rng.standard_normal((16, 16)))[0]
+        Js.append(U @ np.diag(rng.uniform(0.3, 3.0, 16)) @ U.T)
+    forms = forms_for(Js, "J")
+    dose = dose_sweep(forms, "J", "dose", DOSES)
+    ctrl = dose_sweep(forms, "J", "control_a", DOSES, draws=2, seed=3)
+    ref = cumulative_products(Js).erank[0]
+    np.testing.assert_allclose(dose["erank"], ref, rtol=1e-8)
+    np.testing.assert_allclose(ctrl["erank"], ref, rtol=1e-6)
+
+
+def test_controls_seeded_and_deterministic():
+    Js = random_stack(13, d=16, L=4, scale=1.5)
+    forms = LayerSchurForms(Js, "J")
+    kw = dict(mode="J", doses=[0, 1, 2], draws=3)
+    for construction in ("control_a", "control_b"):
+        a = dose_sweep(forms, construction=construction, seed=7, **kw)
+        b = dose_sweep(forms, construction=construction, seed=7, **kw)
+        assert a.to_csv() == b.to_csv()  # byte-identical
+        other = dose_sweep(forms, construction=construction, seed=8, **kw)
+        assert not np.allclose(a["erank"], other["erank"])
+        assert sorted(set(a["draw"])) == [0, 1, 2]
+        at1 = a[a["c"] == 1]["erank"]
+        assert at1.nunique() == 3  # draws are independent
+    # Control B with c = 0 changes only the basis of a normal matrix; with one layer the
+    # product's singular values are still |lambda|.
+    one = dose_sweep(forms_for(Js[:1], "J"), "J", "control_b", [0.0], draws=2)
+    np.testing.assert_allclose(one["erank"], effective_rank(np.abs(np.linalg.eigvals(Js[0]))), rtol=1e-9)
+
+
+def test_truncated_sweep_matches_exact_at_full_rank():
+    Js = random_stack(17, d=12, L=4, scale=1.5)
+    forms = forms_for(Js, "R")
+    exact = dose_sweep(forms, "R", "control_b", [0, 1], draws=1, seed=1)
+    trunc = dose_sweep(forms, "R", "control_b", [0, 1], draws=1, seed=1, method="truncated", rank=12)
+    np.testing.assert_allclose(trunc["erank"], exact["erank"], rtol=1e-9)
+    np.testing.assert_allclose(trunc["henrici"], exact["henrici"], atol=1e-8)
+
+
+def test_bad_arguments_are_named():
+    forms = forms_for(random_stack(1, d=4, L=1), "J")
+    with pytest.raises(ValueError, match="mode"):
+        dose_sweep(forms, "K", "dose", [1])
+    with pytest.raises(ValueError, match="construction"):
+        dose_sweep(forms, "J", "control_c", [1])
+    with pytest.raises(ValueError, match="doses"):
+        dose_sweep(forms, "J", "dose", [1, 1])
+    with pytest.raises(ValueError, match="square"):
+        complex_schur(np.ones((2, 3)))
+
+
+def test_table3_from_dose_table():
+    rows = []
+    for run, (e0, e1, e2, r0, r1) in {"a": (40.0, 8.0, 2.0, 30.0, 6.0), "b": (10.0, 10.0, 10.0, 9.0, 9.0)}.items():
+        for mode, vals in (("J", {0: e0, 1: e1, 2: e2}), ("R", {0: r0, 1: r1, 2: 1.0})):
+            for c, e in vals.items():
+                rows.append({"run": run, "mode": mode, "construction": "dose", "c": float(c), "draw": 0, "erank": e})
+            rows.append({"run": run, "mode": mode, "construction": "control_a", "c": 0.0, "draw": 0, "erank": 999.0})
+    t = table3(pd.DataFrame(rows))
+    a = t.set_index("run").loc["a"]
+    assert (a["erank_c0"], a["erank_c1"], a["erank_c2"]) == (40.0, 8.0, 2.0)
+    assert a["ratio_c0_c1_j"] == pytest.approx(5.0) and a["ratio_c0_c1_r"] == pytest.approx(5.0)
+    md = table3_markdown(t)
+    assert "| a | 40 | 8 | 2 | 5.00× | 5.00× |" in md
+    with pytest.raises(ValueError, match="c = 2"):
+        table3(pd.DataFrame([r for r in rows if r["c"] != 2.0]))
+
+
+def test_draws_do_not_depend_on_how_many_are_run():
+    # per-(layer, draw) streams: draw 1 is the same whether 2 or 3 draws are asked for
+    forms = forms_for(random_stack(21, d=10, L=3, scale=1.5), "R")
+    two = dose_sweep(forms, "R", "control_a", [0.5, 1], draws=2, seed=4)
+    three = dose_sweep(forms, "R", "control_a", [0.5, 1], draws=3, seed=4)
+    pd.testing.assert_frame_equal(two, three[three["draw"] < 2].reset_index(drop=True))
+
+
+def test_mode_r_dose_equals_mode_j_dose():
+    # Known answer: R = J - I = Q (Lambda - I + N) Q*, so N_R = N, Q_R = Q and
+    # I + R(c) = J(c) exactly (up to LAPACK's ordering of the Schur form).
+    Js = random_stack(23, d=20, L=4, scale=1.2)
+    j = dose_sweep(forms_for(Js, "J"), "J", "dose", DOSES)
+    r = dose_sweep(forms_for(Js, "R"), "R", "dose", DOSES)
+    for column in ("erank", "log10_fro", "henrici"):
+        np.testing.assert_allclose(r[column], j[column], rtol=1e-8, atol=1e-10)
