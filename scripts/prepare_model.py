@@ -8,6 +8,6 @@ log = setup_logging(snakemake.log[0], "prepare_model")
 torch.set_num_threads(snakemake.threads)
 run = snakemake.wildcards.run
 log.info("preparing %s from %s", run, snakemake.params.spec["source"])
-base = snakemake.input.base[0] if snakemake.input.base else None
+base = snakemake.input.get("base") or None  # a folder for init runs with a base, else []
 materialise(run, dict(snakemake.params.spec), snakemake.output.model, base_dir=base)
 log.info("done")

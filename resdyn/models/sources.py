@@ -99,8 +99,8 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
         if not (path / "config.json").is_file():
             raise ModelSourceError(f"run {run!r}: local model folder {path} has no config.json")
         architecture_of(json.loads((path / "config.json").read_text())["model_type"])
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     elif source == "gguf_package":
         parts = find_gguf(spec["packages"], spec["gguf_file"])
         with tempfile.TemporaryDirectory(dir=out_dir.parent if out_dir.parent.exists() else None) as tmp:
@@ -119,8 +119,10 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
             cfg = AutoConfig.for_model(**spec["config"])
             tokenizer = _byte_tokenizer()
         else:
-            cfg = AutoConfig.from_pretrained(base_dir)
-            tokenizer = AutoTokenizer.from_pretrained(base_dir)
+            if base_dir is None or not (Path(base_dir) / "config.json").is_file():
+                raise ModelSourceError(f"run {run!r}: the prepared base model folder {base_dir} has no config.json")
+            cfg = AutoConfig.from_pretrained(base_dir, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
         architecture_of(cfg.model_type)
         torch.manual_seed(int(spec["seed"]))
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
@@ -136,7 +138,8 @@ def load_prepared(path, attn_implementation: str = "eager"):
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn_implementation)
-    model.eval()
-    architecture_of(model.config.model_type)
-    return model, AutoTokenizer.from_pretrained(path)
+    architecture_of(json.loads((path / "config.json").read_text())["model_type"])
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
+    )
+    return model.eval(), AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -1,0 +1,71 @@
+"""Model sources: local folders, literal and base-derived random inits, GGUF discovery in packages."""
+import json
+import sys
+
+import pytest
+import torch
+
+from resdyn.models.architectures import UnsupportedArchitecture
+from resdyn.models.sources import ModelSourceError, find_gguf, load_prepared, materialise
+from tiny_models import tiny_config, tiny_model
+
+
+def test_local_folder_round_trips_as_float32(tmp_path):
+    src = tmp_path / "src"
+    model = tiny_model("llama")
+    model.save_pretrained(src)
+    from resdyn.models.sources import _byte_tokenizer
+
+    _byte_tokenizer().save_pretrained(src)
+    materialise("mine", {"source": "local", "path": str(src)}, tmp_path / "out")
+    loaded, tok = load_prepared(tmp_path / "out")
+    for (name, a), (_, b) in zip(model.named_parameters(), loaded.named_parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert tok("abc", add_special_tokens=False)["input_ids"]
+
+
+def test_init_from_literal_config_is_seeded(tmp_path):
+    spec = {"source": "init", "seed": 3, "config": tiny_config("gemma3_text")}
+    materialise("a", spec, tmp_path / "a")
+    materialise("b", spec, tmp_path / "b")
+    materialise("c", {**spec, "seed": 4}, tmp_path / "c")
+    pa, pb, pc = (dict(load_prepared(tmp_path / n)[0].named_parameters()) for n in "abc")
+    name = "model.layers.0.mlp.up_proj.weight"
+    assert torch.equal(pa[name], pb[name]) and not torch.equal(pa[name], pc[name])
+
+
+def test_init_from_base_keeps_architecture_and_changes_weights(tmp_path):
+    materialise("base", {"source": "init", "seed": 0, "config": tiny_config("olmo2")}, tmp_path / "base")
+    materialise("null", {"source": "init", "seed": 1, "base": "base"}, tmp_path / "null", base_dir=tmp_path / "base")
+    base_cfg = json.loads((tmp_path / "base" / "config.json").read_text())
+    null_cfg = json.loads((tmp_path / "null" / "config.json").read_text())
+    assert null_cfg["model_type"] == "olmo2" and null_cfg["hidden_size"] == base_cfg["hidden_size"]
+
+
+def test_unsupported_architecture_fails_before_writing(tmp_path):
+    spec = {"source": "init", "seed": 0, "config": {"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2}}
+    with pytest.raises(UnsupportedArchitecture, match="supported model types: gemma2"):
+        materialise("g", spec, tmp_path / "g")
+    assert not (tmp_path / "g").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_missing_local_model_is_named(tmp_path):
+    with pytest.raises(ModelSourceError, match="has no config.json"):
+        materialise("m", {"source": "local", "path": str(tmp_path / "none")}, tmp_path / "out")
+    with pytest.raises(ModelSourceError, match="no prepared model"):
+        load_prepared(tmp_path / "none")
+
+
+def test_gguf_parts_are_found_in_order_across_packages(tmp_path, monkeypatch):
+    for i, part in [(2, "part01"), (1, "part00")]:
+        pkg = tmp_path / f"fake_weights_p{i}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"model.gguf.{part}").write_bytes(part.encode())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    parts = find_gguf(["fake-weights-p2", "fake-weights-p1"], "model.gguf")
+    assert [p.name for p in parts] == ["model.gguf.part00", "model.gguf.part01"]
+    with pytest.raises(ModelSourceError, match="package 'not-installed-here' is not installed"):
+        find_gguf(["not-installed-here"], "model.gguf")
+    with pytest.raises(ModelSourceError, match="no file named 'other.gguf'"):
+        find_gguf(["fake-weights-p1"], "other.gguf")
