@@ -47,4 +47,15 @@ def table_file(name):
 
 
 def figure_files(name):
-    return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
+    """PNG (shown in the Snakemake report, captioned by report/<stem>.rst) and PDF of a figure.
+
+    <stem> is the name up to its first wildcard: fig1_eigenvalues_{run} -> fig1_eigenvalues.
+    """
+    stem = name.split("_{")[0]
+    png = report(
+        f"results/figures/{name}.png",
+        caption=f"../report/{stem}.rst",
+        category="Figures",
+        subcategory=stem,
+    )
+    return [png, f"results/figures/{name}.pdf"]

@@ -16,7 +16,7 @@ checkpoint prepare_model:
         model=directory("resources/models/{run}"),
     params:
         spec=lambda wc: config["runs"][wc.run],
-    threads: 2
+    threads: 1  # GGUF dequantisation is single-threaded: prepare runs side by side
     log:
         "logs/prepare_model/{run}.log",
     benchmark:
