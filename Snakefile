@@ -12,6 +12,7 @@ validate(config, "schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/resources.smk"
 include: "rules/models.smk"
 include: "rules/corpus.smk"
 include: "rules/activations.smk"
@@ -20,6 +21,8 @@ include: "rules/spectra.smk"
 include: "rules/cumulative.smk"
 include: "rules/schur.smk"
 include: "rules/figures.smk"
+include: "rules/graphs.smk"
+include: "rules/coupling.smk"
 include: "rules/tables.smk"
 
 

@@ -67,11 +67,11 @@ def extract_last_token(model, token_ids: list[list[int]], batch_size: int = 16, 
     for batch in length_batches([len(x) for x in token_ids], batch_size):
         captured: dict[int, torch.Tensor] = {}
         with residual_hooks(model, lambda s, h: captured.__setitem__(s, h[:, -1].float().clone())):
-            input_ids, mask = left_padded([token_ids[i] for i in batch], pad_id)
+            input_ids, mask = (t.to(model.device) for t in left_padded([token_ids[i] for i in batch], pad_id))
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             model.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False)
         for s in range(2 * n_layers):
-            out[batch, s] = captured[s].numpy()
+            out[batch, s] = captured[s].cpu().numpy()
         if progress is not None:
             progress(len(batch))
     if not np.isfinite(out).all():
@@ -95,7 +95,7 @@ def prefix_states(model, token_ids: list[int], layer_idx: int) -> torch.Tensor:
 
     handle = model.model.layers[layer_idx].register_forward_pre_hook(grab, with_kwargs=True)
     try:
-        model.model(input_ids=torch.tensor([token_ids]), use_cache=False)
+        model.model(input_ids=torch.tensor([token_ids], device=model.device), use_cache=False)
     except _Stop:
         pass
     finally:

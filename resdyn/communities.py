@@ -40,7 +40,7 @@ INFOMAP_TRIALS = 10
 @dataclass(frozen=True)
 class Partition:
     membership: np.ndarray  # (n,) int64, canonical labels 0..c-1
-    quality: float  # the method's objective (Leiden quality; InfoMap codelength)
+    quality: float  # signed CPM: Q of signed_cpm_quality; modularity: leidenalg's quality; InfoMap: codelength
 
 
 def canonical_labels(membership) -> np.ndarray:
@@ -101,6 +101,10 @@ def signed_leiden(graph: SignedGraph, quality: str, gamma: float, gamma_neg: flo
     opt.set_rng_seed(_leiden_seed(seed))
     opt.optimise_partition_multiplex(parts, layer_weights=weights, n_iterations=-1)
     q = float(sum(w * p.quality() for w, p in zip(weights, parts)))
+    if quality == "cpm":
+        # leidenalg sums over ordered pairs (i, j) of an undirected graph, i.e. twice the
+        # per-community form; report the per-community form of signed_cpm_quality
+        q *= 0.5
     return Partition(canonical_labels(parts[0].membership), q)
 
 

@@ -142,3 +142,13 @@ def snapshot_graphs(activations: np.ndarray, k: int, log=None) -> list[SignedGra
         if log:
             log(f"snapshot {s}: {graphs[-1].n_edges} edges")
     return graphs
+
+
+def showcase_snapshot(n_snapshots: int, depth: float) -> int:
+    """Pre-attention snapshot 2l of the layer l = floor(depth * L) (clipped to the last layer)."""
+    if n_snapshots < 2 or n_snapshots % 2:
+        raise ValueError(f"expected 2L snapshots, got {n_snapshots}")
+    if not 0 <= depth <= 1:
+        raise ValueError(f"graphs.showcase_depth must lie in [0, 1], got {depth}")
+    n_layers = n_snapshots // 2
+    return 2 * min(n_layers - 1, int(np.floor(depth * n_layers)))

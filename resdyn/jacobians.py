@@ -32,7 +32,7 @@ def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
 
 def singular_value_stats(jac: torch.Tensor) -> dict[str, np.ndarray]:
     """σ_max, σ_min, κ = σ_max/σ_min, PR = (Σσ²)²/Σσ⁴ and ‖J‖_F per Jacobian in a batch (B, d, d)."""
-    s = torch.linalg.svdvals(jac.double()).numpy()
+    s = torch.linalg.svdvals(jac.double()).cpu().numpy()
     s2 = s**2
     return {
         "sigma_max": s[:, 0],
@@ -52,13 +52,13 @@ class JacobianAccumulator:
 
     d: int
     n: int = 0
-    sum_J: np.ndarray = field(init=False)
-    sum_col_norm: np.ndarray = field(init=False)
+    sum_J: torch.Tensor = field(init=False)
+    sum_col_norm: torch.Tensor = field(init=False)
     per_sample: dict[str, list[np.ndarray]] = field(init=False)
 
     def __post_init__(self):
-        self.sum_J = np.zeros((self.d, self.d))
-        self.sum_col_norm = np.zeros(self.d)
+        self.sum_J = 0.0  # becomes a float64 tensor on the Jacobians' device
+        self.sum_col_norm = 0.0
         self.per_sample = {name: [] for name in STAT_NAMES}
 
     def add(self, jac: torch.Tensor, sample_ids, where: str) -> None:
@@ -68,8 +68,8 @@ class JacobianAccumulator:
             bad = int(np.asarray(sample_ids)[int((~finite).nonzero()[0, 0])])
             raise FloatingPointError(f"non-finite Jacobian entry at {where}, sample {bad}")
         j64 = jac.double()
-        self.sum_J += j64.sum(0).numpy()
-        self.sum_col_norm += torch.linalg.vector_norm(j64, dim=1).sum(0).numpy()
+        self.sum_J = self.sum_J + j64.sum(0)
+        self.sum_col_norm = self.sum_col_norm + torch.linalg.vector_norm(j64, dim=1).sum(0)
         for name, values in singular_value_stats(jac).items():
             self.per_sample[name].append(values)
         self.n += jac.shape[0]
@@ -77,6 +77,6 @@ class JacobianAccumulator:
     def result(self) -> dict[str, np.ndarray]:
         """The layer file's arrays (public contract; mean_J stored float32)."""
         out = {name: np.concatenate(v).astype(np.float64) for name, v in self.per_sample.items()}
-        out["mean_J"] = (self.sum_J / self.n).astype(np.float32)
-        out["col_norm_mean"] = self.sum_col_norm / self.n
+        out["mean_J"] = (self.sum_J / self.n).cpu().numpy().astype(np.float32)
+        out["col_norm_mean"] = (self.sum_col_norm / self.n).cpu().numpy()
         return out

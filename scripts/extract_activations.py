@@ -5,11 +5,12 @@ from resdyn.activations import extract_last_token, tokenize
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_npy
 from resdyn.logs import Progress, setup_logging
-from resdyn.models.sources import load_prepared
+from resdyn.models.sources import compute_device, load_prepared
 
 log = setup_logging(snakemake.log[0], "extract_activations")
 torch.set_num_threads(snakemake.threads)
-model, tokenizer = load_prepared(snakemake.input.model)
+device = compute_device()
+model, tokenizer = load_prepared(snakemake.input.model, device=device)
 token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus))
 progress = Progress(log, len(token_ids), f"{snakemake.wildcards.run} samples")
 acts = extract_last_token(model, token_ids, snakemake.params.batch_size, progress)

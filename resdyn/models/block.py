@@ -44,8 +44,9 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 def rotary_tables(model, layer_idx: int, n_positions: int, dtype=torch.float32):
     """cos, sin of shape (n_positions, head_dim) as the model computes them for this layer."""
     rotary = model.model.rotary_emb
-    probe = torch.zeros(1, dtype=torch.float32)
-    positions = torch.arange(n_positions)[None]
+    device = next(model.parameters()).device
+    probe = torch.zeros(1, dtype=torch.float32, device=device)
+    positions = torch.arange(n_positions, device=device)[None]
     if "layer_type" in inspect.signature(rotary.forward).parameters:
         layer_type = model.config.layer_types[layer_idx]
         cos, sin = rotary(probe, positions, layer_type)
@@ -215,7 +216,7 @@ class Block:
         times fewer FLOPs than reverse-mode autodiff, all of them in GEMMs.
         """
         h = h.to(self.dtype)
-        eye = torch.eye(h.shape[-1], dtype=self.dtype)
+        eye = torch.eye(h.shape[-1], dtype=self.dtype, device=h.device)
         x_attn = self._attn_input(h)
         attn = _right_norm(self._value_output().expand(h.shape[0], -1, -1), self.attn_norm, h)
         a = _linear(x_attn, self.v)

@@ -131,8 +131,13 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
     _save(model, tokenizer, out_dir)
 
 
-def load_prepared(path, attn_implementation: str = "eager"):
-    """Model (eval, float32) and tokenizer from a prepared folder."""
+def compute_device() -> torch.device:
+    """The GPU where torch sees one (cluster GPU rules), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_prepared(path, attn_implementation: str = "eager", device: torch.device | str = "cpu"):
+    """Model (eval, float32, on `device`) and tokenizer from a prepared folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
@@ -142,4 +147,4 @@ def load_prepared(path, attn_implementation: str = "eager"):
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
-    return model.eval(), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return model.eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)

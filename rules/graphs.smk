@@ -1,0 +1,110 @@
+# Activation-correlation graphs and their communities (paper §3.1, Appendix A.4).
+# Graphs depend only on the activations and graphs.*; each community method only on the
+# graphs and its own parameters, so changing gamma reruns signed_cpm alone.
+
+COMMUNITY_METHODS = list(config["communities"]["methods"])
+PRIMARY_METHOD = COMMUNITY_METHODS[0]  # the one figures show (paper: signed_cpm)
+
+ALL_TABLES += ["communities", "community_nmi"]
+PER_RUN_TABLES += ["communities", "community_nmi"]
+ALL_FIGURES += ["fig6_communities"]
+
+
+def stage_resources(kind):
+    """mem_mb/runtime from rules/resources.smk when it is included (before this file)."""
+    return job_resources(kind) if "job_resources" in globals() else {}
+
+
+def _community_params(method):
+    c = config["communities"]
+    return {
+        "gamma": c.get("gamma", 0.001) if method == "signed_cpm" else None,
+        "gamma_neg": c.get("gamma_neg", 0.0) if method == "signed_cpm" else None,
+    }
+
+
+rule correlation_graphs:
+    input:
+        activations="results/{run}/activations.npy",
+    output:
+        graphs="results/{run}/graphs/correlation_graphs.npz",
+    params:
+        knn=config["graphs"].get("knn", 20),
+        showcase_depth=config["graphs"].get("showcase_depth", 0.53125),
+    resources:
+        **stage_resources("cpu_dense"),
+    conda:
+        "../envs/graph.yaml"
+    log:
+        "logs/correlation_graphs/{run}.log",
+    benchmark:
+        "benchmarks/out/correlation_graphs/{run}.tsv"
+    script:
+        "../scripts/graphs_correlation.py"
+
+
+rule communities:
+    input:
+        graphs="results/{run}/graphs/correlation_graphs.npz",
+    output:
+        partition="results/{run}/communities/{method}.npz",
+        table="results/{run}/communities/{method}.csv",
+    wildcard_constraints:
+        method="|".join(COMMUNITY_METHODS),
+    params:
+        gamma=lambda wc: _community_params(wc.method)["gamma"],
+        gamma_neg=lambda wc: _community_params(wc.method)["gamma_neg"],
+        seed=config["communities"].get("seed", 0),
+        min_size=config["communities"].get("min_size", 2),
+    resources:
+        **stage_resources("cpu_dense"),
+    conda:
+        "../envs/graph.yaml"
+    log:
+        "logs/communities/{run}_{method}.log",
+    benchmark:
+        "benchmarks/out/communities/{run}_{method}.tsv"
+    script:
+        "../scripts/communities_detect.py"
+
+
+rule communities_table:
+    input:
+        tables=expand("results/{{run}}/communities/{method}.csv", method=COMMUNITY_METHODS),
+        partitions=expand("results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS),
+    output:
+        communities="results/{run}/tables/communities.csv",
+        nmi="results/{run}/tables/community_nmi.csv",
+    params:
+        methods=COMMUNITY_METHODS,
+    resources:
+        **stage_resources("light"),
+    conda:
+        "../envs/graph.yaml"
+    log:
+        "logs/communities_table/{run}.log",
+    benchmark:
+        "benchmarks/out/communities_table/{run}.tsv"
+    script:
+        "../scripts/communities_table.py"
+
+
+rule fig6_communities:
+    input:
+        graphs=expand("results/{run}/graphs/correlation_graphs.npz", run=RUNS),
+        partitions=expand("results/{run}/communities/{method}.npz", run=RUNS, method=PRIMARY_METHOD),
+    output:
+        figure_files("fig6_communities"),
+    params:
+        runs=RUNS,
+        method=PRIMARY_METHOD,
+    resources:
+        **stage_resources("light"),
+    conda:
+        "../envs/plot.yaml"
+    log:
+        "logs/figures/fig6_communities.log",
+    benchmark:
+        "benchmarks/out/figures/fig6_communities.tsv"
+    script:
+        "../scripts/fig_communities.py"

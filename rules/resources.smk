@@ -1,0 +1,135 @@
+# Per-job memory (mem_mb) and wall time (runtime, minutes) as functions of the model
+# and the corpus: parameters P, width d, depth L and samples N. Placement (partition,
+# GPU, account, QoS) is the profile's business (profiles/*/config.yaml), not this file's.
+#
+# A rule opts in with
+#     resources:
+#         **job_resources("gpu_jacobian"),
+# where the class is one of RESOURCE_CLASSES. Values grow with `attempt`, so a job
+# that was preempted or ran out of time or memory is resubmitted (profile `retries`)
+# with more. A profile's `set-resources` still overrides any of them.
+import json
+import math
+import re
+from pathlib import Path
+
+from snakemake.io import expand as _expand
+
+RESOURCE_CLASSES = (
+    "prepare",  # download/convert weights to a float32 HF folder (CPU)
+    "gpu_forward",  # forward passes over the corpus (activations)
+    "gpu_jacobian",  # per-sample d x d Jacobians of one layer (+ their SVDs)
+    "cpu_dense",  # d x d linear algebra over all layers (spectra, cumulative, Schur, coupling)
+    "light",  # tables, figures, corpus
+)
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+
+
+def _size_from_name(model_id):
+    """Parameter count from a hub id such as 'Llama-3.1-8B' or 'gemma-4-e4b-it'."""
+    hits = re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)([bm])(?![a-z])", model_id.lower())
+    if not hits:
+        return None
+    value, unit = hits[-1]
+    return float(value) * (1e9 if unit == "b" else 1e6)
+
+
+def _params_from_hf_config(cfg):
+    c = cfg.get("text_config", cfg)
+    d = int(c.get("hidden_size", 0))
+    n_layers = int(c.get("num_hidden_layers", 0))
+    inter = int(c.get("intermediate_size", 4 * d) or 4 * d)
+    vocab = int(c.get("vocab_size", 32000))
+    return n_layers * (4 * d * d + 3 * d * inter) + 2 * vocab * d, d, n_layers
+
+
+def _prepared_config(run):
+    """config.json of the run's prepared model, or None while it is not prepared yet."""
+    try:
+        output = rules.prepare_model.output
+    except (AttributeError, KeyError):
+        return None
+    if "config" in output.keys():
+        path = Path(_expand(output.config, run=run)[0])
+    else:  # the prepared folder itself
+        path = Path(_expand(output.model, run=run)[0]) / "config.json"
+    return path if path.is_file() else None
+
+
+def model_shape(run):
+    """(parameters, d, L) of a run: measured from the prepared folder when it exists,
+    else estimated from the config entry (hub id such as '...-8B', literal config)."""
+    cfg_path = _prepared_config(run)
+    if cfg_path is not None:
+        cfg = json.loads(cfg_path.read_text())
+        params, d, n_layers = _params_from_hf_config(cfg)
+        weight_bytes = sum(
+            p.stat().st_size
+            for p in cfg_path.parent.iterdir()
+            if p.suffix in _WEIGHT_SUFFIXES
+        )
+        if weight_bytes:
+            params = weight_bytes / 4  # prepared folders hold float32 weights
+        return params, d, n_layers
+    spec = config["runs"][run]
+    if spec.get("source") == "init":
+        if "config" in spec:
+            return _params_from_hf_config(spec["config"])
+        return model_shape(spec["base"])
+    params = None
+    if spec.get("source") == "hf":
+        params = _size_from_name(spec["model_id"])
+    params = params or 1e9
+    # Widths of the usual sizes; only the d^2 and d^3 terms below need them.
+    d = 4096 if params >= 5e9 else 2560 if params >= 2e9 else 2048
+    n_layers = 32 if params >= 5e9 else 28
+    return params, d, n_layers
+
+
+def _needs(kind, run, attempt):
+    """(mem_mb, runtime_minutes) for one job of class `kind` on `run`."""
+    params, d, n_layers = model_shape(run)
+    n = int(config["corpus"]["n_samples"])
+    mib = 2**20
+    weights = 4 * params / mib  # float32 weights
+    acts = n * 2 * n_layers * d * 4 / mib  # activations.npy
+    dense = d * d * 8 / mib  # one float64 d x d matrix
+    w = d / 4096  # width relative to the paper's 7-8B models
+    if kind == "prepare":
+        mem, minutes = 2.5 * weights + 2000, 20 + 2 * weights / 1024
+    elif kind == "gpu_forward":
+        mem, minutes = 1.5 * weights + acts + 4000, 15 + n * params / 1e9 * 0.01
+    elif kind == "gpu_jacobian":
+        mem = 1.5 * weights + acts + 40 * dense + 4000
+        minutes = 15 + n * (0.02 * w**2 + 0.03 * w**3)
+    elif kind == "cpu_dense":
+        mem = 2 * acts + 60 * dense + 2000
+        minutes = 30 + n_layers * 5 * w**3
+    elif kind == "light":
+        mem, minutes = 2000 + 2 * acts, 30
+    else:
+        raise ValueError(f"resource class {kind!r}: use one of {RESOURCE_CLASSES}")
+    grow = 1 + 0.5 * (attempt - 1)
+    return int(math.ceil(mem * grow)), int(math.ceil(minutes * attempt))
+
+
+def _largest_run():
+    return max(RUNS, key=lambda r: model_shape(r)[0])
+
+
+def job_resources(kind):
+    """Resource functions {mem_mb, runtime} for a rule of class `kind`.
+
+    Rules with a {run} wildcard are sized for that run; rules over all runs (combined
+    tables, figures) for the largest run."""
+    if kind not in RESOURCE_CLASSES:
+        raise ValueError(f"resource class {kind!r}: use one of {RESOURCE_CLASSES}")
+
+    def _run(wildcards):
+        return wildcards.run if hasattr(wildcards, "run") else _largest_run()
+
+    return {
+        "mem_mb": lambda wildcards, attempt: _needs(kind, _run(wildcards), attempt)[0],
+        "runtime": lambda wildcards, attempt: _needs(kind, _run(wildcards), attempt)[1],
+    }

@@ -1,0 +1,19 @@
+"""Partition every snapshot graph of one run with one method; participation and NMI too."""
+import numpy as np
+import pandas as pd
+
+from resdyn.communities import partition_snapshots
+from resdyn.graphs import unpack_graphs
+from resdyn.io import save_csv, save_npz
+from resdyn.logs import setup_logging
+
+log = setup_logging(snakemake.log[0], "resdyn")
+p = snakemake.params
+with np.load(snakemake.input.graphs) as store:
+    graphs = unpack_graphs(store)
+mems, part, quality, nmi, rows = partition_snapshots(
+    graphs, snakemake.wildcards.method, gamma=p.gamma, gamma_neg=p.gamma_neg, seed=p.seed,
+    min_size=p.min_size, log=log.info,
+)
+save_npz(snakemake.output.partition, membership=mems, participation=part, quality=quality, nmi=nmi)
+save_csv(snakemake.output.table, pd.DataFrame(rows).assign(run=snakemake.wildcards.run))
