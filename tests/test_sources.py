@@ -69,3 +69,24 @@ def test_gguf_parts_are_found_in_order_across_packages(tmp_path, monkeypatch):
         find_gguf(["not-installed-here"], "model.gguf")
     with pytest.raises(ModelSourceError, match="no file named 'other.gguf'"):
         find_gguf(["fake-weights-p1"], "other.gguf")
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gemma3_text", "olmo3"])
+def test_single_layer_load_gives_the_same_block(tmp_path, model_type):
+    from resdyn.jacobians import in_context_jacobian, single_token_jacobians
+    from resdyn.models.architectures import architecture_of
+    from resdyn.models.block import Block
+    from resdyn.models.sources import load_layer
+
+    materialise("t", {"source": "init", "seed": 0, "config": tiny_config(model_type)}, tmp_path / "t")
+    full, _ = load_prepared(tmp_path / "t")
+    partial = load_layer(tmp_path / "t", 1)
+    arch = architecture_of(model_type)
+    states = torch.randn(5, 32) * 2
+    torch.testing.assert_close(single_token_jacobians(Block(partial, 1, arch), states),
+                               single_token_jacobians(Block(full, 1, arch), states))
+    prefix = torch.randn(6, 32)  # context path: rotary tables of the real positions
+    torch.testing.assert_close(in_context_jacobian(Block(partial, 1, arch), prefix),
+                               in_context_jacobian(Block(full, 1, arch), prefix))
+    with pytest.raises(ModelSourceError, match="no weights for layer 9"):
+        load_layer(tmp_path / "t", 9)

@@ -44,7 +44,7 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 def rotary_tables(model, layer_idx: int, n_positions: int, dtype=torch.float32):
     """cos, sin of shape (n_positions, head_dim) as the model computes them for this layer."""
     rotary = model.model.rotary_emb
-    device = next(model.parameters()).device
+    device = model.model.layers[layer_idx].self_attn.o_proj.weight.device
     probe = torch.zeros(1, dtype=torch.float32, device=device)
     positions = torch.arange(n_positions, device=device)[None]
     if "layer_type" in inspect.signature(rotary.forward).parameters:

@@ -148,3 +148,32 @@ def load_prepared(path, attn_implementation: str = "eager", device: torch.device
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
     return model.eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
+    """A model skeleton holding only block `layer_idx`'s weights (the rest on the meta device).
+
+    Enough for `Block` (which reads one layer, the config and the rotary tables) and
+    ~50× cheaper than loading a model whose embedding dominates its size (Gemma's 262k vocab).
+    """
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
+    cfg = AutoConfig.from_pretrained(path, local_files_only=True)
+    architecture_of(cfg.model_type)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    prefix = f"model.layers.{layer_idx}."
+    weights = {}
+    for file in sorted(path.glob("*.safetensors")):
+        with safe_open(file, "pt", device=str(device)) as tensors:
+            weights.update({k[len(prefix):]: tensors.get_tensor(k) for k in tensors.keys() if k.startswith(prefix)})
+    if not weights:
+        raise ModelSourceError(f"no weights for layer {layer_idx} in {path}")
+    model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
+    with torch.device(device):  # the rotary tables are computed at construction, not stored
+        model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)
+    return model.eval()
