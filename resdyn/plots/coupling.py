@@ -10,13 +10,9 @@ import numpy as np
 import pandas as pd
 
 from resdyn.plots.common import plt
+from resdyn.spectra import regime_labels
 
 REGIME_COLORS = {"early": "tab:blue", "mid": "tab:red", "late": "tab:green"}
-
-
-def regime(layer: np.ndarray, n_layers: int, bounds) -> np.ndarray:
-    frac = np.asarray(layer) / n_layers
-    return np.where(frac < bounds[0], "early", np.where(frac < bounds[1], "mid", "late"))
 
 
 def _run_colors(runs, null_runs):
@@ -109,7 +105,7 @@ def fig8(coupling: pd.DataFrame, summary: pd.DataFrame, runs, method: str, regim
     flat = axes.ravel()
     for ax, r, tag in zip(flat, runs, "abcdefghijklmnop"):
         t = c[c["run"] == r]
-        reg = regime(t["layer"].to_numpy(), len(t), regime_bounds)
+        reg = np.array(regime_labels(len(t), regime_bounds))[t["layer"].to_numpy()]
         for name, color in REGIME_COLORS.items():
             sel = reg == name
             ax.scatter(t["self_alignment"][sel], t["cohens_d"][sel], color=color, s=18, label=name)
