@@ -23,6 +23,7 @@ include: "rules/schur.smk"
 include: "rules/figures.smk"
 include: "rules/graphs.smk"
 include: "rules/coupling.smk"
+include: "rules/lyapunov.smk"
 include: "rules/tables.smk"
 
 

@@ -6,11 +6,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def registered_figures():
+    """Names in every `ALL_FIGURES += ...` statement of the rule files (lists may span lines)."""
     names = []
     for smk in (ROOT / "rules").glob("*.smk"):
-        for line in smk.read_text().splitlines():
-            if line.startswith("ALL_FIGURES +="):
-                names += re.findall(r'"(fig[\w{}]+)"', line)
+        for statement in re.findall(r"^ALL_FIGURES \+= (.*?)$(?=\n\S|\Z)", smk.read_text(), re.M | re.S):
+            names += re.findall(r'"([\w{}]+)"', statement)
     return names
 
 

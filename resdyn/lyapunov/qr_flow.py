@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.autograd.forward_ad as fwAD
 
 
 class NonFiniteError(FloatingPointError):
@@ -39,12 +40,28 @@ def random_unit_vector(n: int, seed: int, dtype=torch.float64) -> torch.Tensor:
     return (v / v.norm()).to(dtype)
 
 
+# Below this many columns, a vectorised modified Gram-Schmidt beats LAPACK's per-matrix
+# Householder QR on large ensembles of small frames; both give the same R up to signs.
+_MGS_MAX_K = 4
+
+
 def qr_log_growth(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Re-orthonormalise the columns of ``w`` (..., n, k).
 
     Returns ``(q, log|diag r|)``: the new orthonormal frame and the log growth of each
     successive volume factor, float64. Summed over steps these are the Benettin sums.
     """
+    k = w.shape[-1]
+    if k <= _MGS_MAX_K:
+        cols, logs = [], []
+        for i in range(k):
+            c = w[..., i]
+            for p in cols:  # modified Gram-Schmidt: project out the finished columns
+                c = c - (p * c).sum(-1, keepdim=True) * p
+            nrm = c.norm(dim=-1, keepdim=True)
+            cols.append(c / nrm)
+            logs.append(torch.log(nrm[..., 0]))
+        return torch.stack(cols, -1), torch.stack(logs, -1).to(torch.float64)
     q, r = torch.linalg.qr(w)
     growth = torch.log(torch.abs(torch.diagonal(r, dim1=-2, dim2=-1))).to(torch.float64)
     return q, growth
@@ -61,9 +78,13 @@ def batched_jvp(f: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, v: t
     """
     e, n, k = v.shape
     shape = z.shape[1:]
-    zz = z.unsqueeze(1).expand(e, k, *shape).reshape(e * k, *shape)
-    vv = v.transpose(1, 2).reshape(e * k, *shape).to(z.dtype)
-    out, tan = torch.func.jvp(f, (zz,), (vv,))
+    zz = z.repeat_interleave(k, dim=0)
+    vv = v.transpose(1, 2).reshape(e * k, *shape).to(z.dtype).contiguous()
+    with torch.no_grad(), fwAD.dual_level():  # forward mode only: no backward graph
+        out = f(fwAD.make_dual(zz, vv))
+        out, tan = fwAD.unpack_dual(out)
+    if tan is None:  # f does not depend on its input
+        tan = torch.zeros_like(out)
     z_next = out.reshape(e, k, *shape)[:, 0]
     w = tan.reshape(e, k, n).transpose(1, 2)
     return z_next, w

