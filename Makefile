@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml --rerun-incomplete
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 	@echo
 	@echo "Tables:  $(CURDIR)/results/tables/"
