@@ -2,10 +2,13 @@
 # `snakemake --cores 2` runs the embedded default (config.yaml); see README for clusters.
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+min_version("9.11.0")  # script-change and rule-code rerun triggers fixed (snakemake#3707, #3213)
 
 
-configfile: "config.yaml"
+# --configfile X replaces config.yaml instead of merging into it, also inside cluster jobs
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 validate(config, "schemas/config.schema.yaml")

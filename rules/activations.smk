@@ -10,6 +10,8 @@ rule extract_activations:
     params:
         batch_size=config["activations"]["batch_size"],
     threads: 2
+    resources:
+        **job_resources("gpu_forward"),
     log:
         "logs/extract_activations/{run}.log",
     benchmark:

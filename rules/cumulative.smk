@@ -21,6 +21,8 @@ rule cumulative:
     params:
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
+    resources:
+        **job_resources("cpu_dense"),
     log:
         "logs/cumulative/{run}.log",
     benchmark:

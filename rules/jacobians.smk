@@ -13,6 +13,8 @@ rule jacobian_layer:
         protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
         batch_size=config["jacobians"]["batch_size"],
     threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
+    resources:
+        **job_resources("gpu_jacobian"),
     log:
         "logs/jacobian_layer/{run}/layer_{layer}.log",
     benchmark:

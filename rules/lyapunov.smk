@@ -36,6 +36,8 @@ rule lyapunov_ftle:
         position=LYAPUNOV["position"],
         span_tokens=LYAPUNOV["span_tokens"],
         ftle=LYAPUNOV["ftle"],
+    resources:
+        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/ftle_{run}.log",
     benchmark:
@@ -53,6 +55,8 @@ rule lyapunov_spectrum:
     params:
         max_tokens=LYAPUNOV["max_tokens"],
         spectrum=LYAPUNOV["spectrum"],
+    resources:
+        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/spectrum_{run}.log",
     benchmark:
@@ -70,6 +74,8 @@ rule lyapunov_attribution:
         max_tokens=LYAPUNOV["max_tokens"],
         attribution=LYAPUNOV["attribution"],
         loop_final_norm=LYAPUNOV["spectrum"]["loop_final_norm"],
+    resources:
+        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/attribution_{run}.log",
     benchmark:
@@ -85,6 +91,8 @@ rule lyapunov_attention:
         table="results/{run}/tables/lyapunov_attention.csv",
     params:
         attention=LYAPUNOV["attention"],
+    resources:
+        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/attention_{run}.log",
     benchmark:

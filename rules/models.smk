@@ -17,6 +17,8 @@ checkpoint prepare_model:
     params:
         spec=lambda wc: config["runs"][wc.run],
     threads: 1  # GGUF dequantisation is single-threaded: prepare runs side by side
+    resources:
+        **job_resources("prepare"),
     log:
         "logs/prepare_model/{run}.log",
     benchmark:

@@ -30,6 +30,8 @@ rule schur_sweep:
         seed=SCHUR.get("seed", 0),
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
+    resources:
+        **job_resources("cpu_dense"),
     log:
         "logs/schur_sweep/{run}_{mode}_{construction}.log",
     benchmark:
@@ -48,6 +50,8 @@ rule schur_dose:
         ),
     output:
         "results/{run}/tables/schur_dose.csv",
+    resources:
+        **job_resources("cpu_dense"),
     log:
         "logs/schur_dose/{run}.log",
     benchmark:

@@ -13,6 +13,8 @@ rule spectra:
     params:
         k=config["spectra"]["k"],
         regime_bounds=config["spectra"]["regime_bounds"],
+    resources:
+        **job_resources("cpu_dense"),
     log:
         "logs/spectra/{run}.log",
     benchmark:

@@ -10,12 +10,16 @@
 #   tests/slurm/cluster.sh env       # print `export SLURM_CONF=...` for clients
 #   tests/slurm/cluster.sh down      # stop every daemon by its PID file
 #
-# State lives in $RESDYN_SLURM_STATE (default /tmp/resdyn-slurm). Clients must see
-# SLURM_CONF=$STATE/slurm.conf (the system /etc/slurm is never touched).
+# State lives in $RESDYN_SLURM_STATE (default /tmp/resdyn-slurm). Clients find the
+# cluster through /etc/slurm/slurm.conf, a symlink to $STATE/slurm.conf made by `up`
+# and removed by `down` (SLURM_CONF alone is not enough: the Snakemake jobstep plugin
+# strips SLURM_* variables before its inner srun). `up` refuses to replace an
+# /etc/slurm/slurm.conf that it did not make.
 set -euo pipefail
 
 STATE=${RESDYN_SLURM_STATE:-/tmp/resdyn-slurm}
 CONF=$STATE/slurm.conf
+SYSCONF=/etc/slurm/slurm.conf
 export SLURM_CONF=$CONF
 
 log() { echo "[cluster.sh] $*" >&2; }
@@ -46,6 +50,8 @@ write_conf() {
     cpus=$(nproc)
     # Offer 80% of physical memory; leave the rest to the test driver.
     mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
+    # A clean start: no jobs or records from an earlier cluster.
+    rm -rf "$STATE/ctld" "$STATE/spool" "$STATE/log" "$STATE/jobcomp.log"
     mkdir -p "$STATE"/{ctld,spool,log,munge}
     chmod 700 "$STATE" "$STATE/munge"
     cat >"$CONF" <<CONF
@@ -68,9 +74,10 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1000
 GresTypes=gpu
 AccountingStorageType=accounting_storage/none
-AccountingStorageTRES=gres/gpu
+MailProg=/bin/true
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$STATE/jobcomp.log
@@ -87,9 +94,6 @@ CONF
     cat >"$STATE/gres.conf" <<CONF
 NodeName=${host} Name=gpu Type=a100 File=/dev/null
 CONF
-    # cgroup.conf is read by slurmd even with proctrack/linuxproc on some builds.
-    echo "CgroupPlugin=disabled" >"$STATE/cgroup.conf" 2>/dev/null || true
-    rm -f "$STATE/cgroup.conf"
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
@@ -112,7 +116,15 @@ cmd_up() {
         log "already up ($STATE)"
         return
     fi
+    if [ -e "$SYSCONF" ] || [ -L "$SYSCONF" ]; then
+        if [ "$(readlink "$SYSCONF" 2>/dev/null)" != "$CONF" ]; then
+            log "$SYSCONF exists and is not ours: refusing to replace a real cluster's configuration"
+            exit 4
+        fi
+    fi
     write_conf
+    mkdir -p "$(dirname "$SYSCONF")"
+    ln -sfn "$CONF" "$SYSCONF"
     local t0=$SECONDS
     # munge: own key, socket, pid, log and seed, all under $STATE.
     if [ ! -s "$STATE/munge/munge.key" ]; then
@@ -126,13 +138,13 @@ cmd_up() {
         --seed-file="$STATE/munge/munged.seed"
     wait_for 10 munged test -S "$STATE/munge/munge.socket"
     slurmctld -f "$CONF"
-    wait_for 30 slurmctld scontrol ping
+    if ! wait_for 30 slurmctld scontrol ping; then tail -n 30 "$STATE/log/slurmctld.log" >&2; exit 1; fi
     slurmd -f "$CONF"
     # The node must reach IDLE in both partitions (not DRAIN: gres.conf is right).
     if ! wait_for 60 "node idle" sh -c "sinfo -h -N -o '%t' | grep -qx idle"; then
         sinfo -N -l >&2 || true
         scontrol show node >&2 || true
-        tail -n 30 "$STATE/log/slurmctld.log" "$STATE/log/slurmd.log" >&2 || true
+        for f in "$STATE"/log/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
         exit 1
     fi
     log "cluster up in $((SECONDS - t0)) s; export SLURM_CONF=$CONF"
@@ -166,6 +178,9 @@ cmd_down() {
     stop_pidfile slurmd "$STATE/slurmd.pid"
     stop_pidfile slurmctld "$STATE/slurmctld.pid"
     stop_pidfile munged "$STATE/munge/munged.pid"
+    if [ "$(readlink "$SYSCONF" 2>/dev/null)" = "$CONF" ]; then
+        rm -f "$SYSCONF"
+    fi
 }
 
 case "${1:-}" in
