@@ -2,7 +2,9 @@
 # `snakemake --cores 2` runs the embedded default (config.yaml); see README for clusters.
 from snakemake.utils import min_version, validate
 
-min_version("9.11.0")  # script-change and rule-code rerun triggers fixed (snakemake#3707, #3213)
+min_version(
+    "9.11.0"
+)  # script-change and rule-code rerun triggers fixed (snakemake#3707, #3213)
 
 
 # --configfile X replaces config.yaml instead of merging into it, also inside cluster jobs
@@ -31,10 +33,10 @@ include: "rules/tables.smk"
 
 
 rule all:
+    default_target: True
     input:
         [table_file(name) for name in ALL_TABLES],
         [figure_files(name) for name in ALL_FIGURES],
-    default_target: True
 
 
 rule figures:

@@ -7,14 +7,14 @@ rule extract_activations:
         corpus="results/corpus/samples.jsonl",
     output:
         "results/{run}/activations.npy",
-    params:
-        batch_size=config["activations"]["batch_size"],
-    threads: 2
-    resources:
-        **job_resources("gpu_forward"),
     log:
         "logs/extract_activations/{run}.log",
     benchmark:
         "benchmarks/out/extract_activations/{run}.tsv"
+    threads: 2
+    resources:
+        **job_resources("gpu_forward"),
+    params:
+        batch_size=config["activations"]["batch_size"],
     script:
         "../scripts/extract_activations.py"

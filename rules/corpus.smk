@@ -4,11 +4,11 @@
 rule corpus:
     output:
         "results/corpus/samples.jsonl",
-    params:
-        corpus=config["corpus"],
     log:
         "logs/corpus.log",
     benchmark:
         "benchmarks/out/corpus.tsv"
+    params:
+        corpus=config["corpus"],
     script:
         "../scripts/corpus.py"

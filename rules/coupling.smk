@@ -4,19 +4,33 @@
 
 ALL_TABLES += ["coupling", "mesoscale", "rate_coupling", "coupling_summary"]
 PER_RUN_TABLES += ["coupling", "mesoscale", "rate_coupling", "coupling_summary"]
-ALL_FIGURES += ["fig7_boundary_coupling", "fig8_selfalignment_coupling", "figS9_mesoscale"]
+ALL_FIGURES += [
+    "fig7_boundary_coupling",
+    "fig8_selfalignment_coupling",
+    "figS9_mesoscale",
+]
 
 COUPLING_TABLES = ["coupling", "mesoscale", "rate_coupling", "coupling_summary"]
 
 
 rule coupling_tests:
     input:
-        partitions=expand("results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS),
+        partitions=expand(
+            "results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS
+        ),
         jacobians=jacobian_files,
         spectra="results/{run}/tables/layer_spectra.csv",
     output:
         **{name: f"results/{{run}}/tables/{name}.csv" for name in COUPLING_TABLES},
         units="results/{run}/coupling/units.npz",
+    log:
+        "logs/coupling_tests/{run}.log",
+    benchmark:
+        "benchmarks/out/coupling_tests/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
+    resources:
+        **stage_resources("cpu_dense"),
     params:
         methods=COMMUNITY_METHODS,
         tail_fraction=config["coupling"].get("tail_fraction", 0.1),
@@ -26,14 +40,6 @@ rule coupling_tests:
         alpha=config["coupling"].get("alpha", 0.05),
         seed=config["coupling"].get("seed", 0),
         column_norm=config["coupling"].get("column_norm", "per_sample_mean"),
-    resources:
-        **stage_resources("cpu_dense"),
-    conda:
-        "../envs/graph.yaml"
-    log:
-        "logs/coupling_tests/{run}.log",
-    benchmark:
-        "benchmarks/out/coupling_tests/{run}.tsv"
     script:
         "../scripts/coupling_tests.py"
 
@@ -57,15 +63,15 @@ rule fig_coupling:
         fig7=figure_files("fig7_boundary_coupling"),
         fig8=figure_files("fig8_selfalignment_coupling"),
         figS9=figure_files("figS9_mesoscale"),
-    params:
-        **_FIG_COMMON,
-    resources:
-        **stage_resources("light"),
-    conda:
-        "../envs/plot.yaml"
     log:
         "logs/figures/fig_coupling.log",
     benchmark:
         "benchmarks/out/figures/fig_coupling.tsv"
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        **stage_resources("light"),
+    params:
+        **_FIG_COMMON,
     script:
         "../scripts/fig_coupling.py"

@@ -6,7 +6,9 @@ PER_RUN_TABLES += ["cumulative", "cumulative_summary", "cumulative_spectra"]
 
 FIGURE_RUN = config["cumulative"].get("figure_run") or RUNS[0]
 if FIGURE_RUN not in RUNS:
-    raise ValueError(f"cumulative.figure_run = {FIGURE_RUN!r} is not a run; runs are {RUNS}")
+    raise ValueError(
+        f"cumulative.figure_run = {FIGURE_RUN!r} is not a run; runs are {RUNS}"
+    )
 ALL_FIGURES += ["fig4_cumulative", "figS7_cumulative"]
 
 
@@ -18,16 +20,16 @@ rule cumulative:
         table="results/{run}/tables/cumulative.csv",
         summary="results/{run}/tables/cumulative_summary.csv",
         spectra="results/{run}/tables/cumulative_spectra.csv",
-    params:
-        method=config["cumulative"].get("method", "exact"),
-        rank=config["cumulative"].get("rank", 512),
-    resources:
-        **job_resources("cpu_dense"),
     log:
         "logs/cumulative/{run}.log",
     benchmark:
         "benchmarks/out/cumulative/{run}.tsv"
     threads: 1
+    resources:
+        **job_resources("cpu_dense"),
+    params:
+        method=config["cumulative"].get("method", "exact"),
+        rank=config["cumulative"].get("rank", 512),
     script:
         "../scripts/cumulative.py"
 
@@ -40,11 +42,11 @@ rule fig_cumulative:
     output:
         fig4=figure_files("fig4_cumulative"),
         figS7=figure_files("figS7_cumulative"),
-    params:
-        figure_run=FIGURE_RUN,
     log:
         "logs/figures/cumulative.log",
     benchmark:
         "benchmarks/out/figures/cumulative.tsv"
+    params:
+        figure_run=FIGURE_RUN,
     script:
         "../scripts/fig_cumulative.py"

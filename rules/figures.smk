@@ -1,7 +1,13 @@
 # Figures are drawn from tables and saved arrays alone; `snakemake figures` redraws them all.
 
 ALL_FIGURES += expand("fig1_eigenvalues_{run}", run=RUNS)
-ALL_FIGURES += ["fig2_profiles", "fig2_regimes", "fig3_nonnormality", "fig3_regimes", "figS6_forward_alignment"]
+ALL_FIGURES += [
+    "fig2_profiles",
+    "fig2_regimes",
+    "fig3_nonnormality",
+    "fig3_regimes",
+    "figS6_forward_alignment",
+]
 
 
 rule fig_eigenvalues:

@@ -28,17 +28,17 @@ rule correlation_graphs:
         activations="results/{run}/activations.npy",
     output:
         graphs="results/{run}/graphs/correlation_graphs.npz",
-    params:
-        knn=config["graphs"].get("knn", 20),
-        showcase_depth=config["graphs"].get("showcase_depth", 0.53125),
-    resources:
-        **stage_resources("cpu_dense"),
-    conda:
-        "../envs/graph.yaml"
     log:
         "logs/correlation_graphs/{run}.log",
     benchmark:
         "benchmarks/out/correlation_graphs/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
+    resources:
+        **stage_resources("cpu_dense"),
+    params:
+        knn=config["graphs"].get("knn", 20),
+        showcase_depth=config["graphs"].get("showcase_depth", 0.53125),
     script:
         "../scripts/graphs_correlation.py"
 
@@ -49,42 +49,46 @@ rule communities:
     output:
         partition="results/{run}/communities/{method}.npz",
         table="results/{run}/communities/{method}.csv",
+    log:
+        "logs/communities/{run}_{method}.log",
+    benchmark:
+        "benchmarks/out/communities/{run}_{method}.tsv"
     wildcard_constraints:
         method="|".join(COMMUNITY_METHODS),
+    conda:
+        "../envs/graph.yaml"
+    resources:
+        **stage_resources("cpu_dense"),
     params:
         gamma=lambda wc: _community_params(wc.method)["gamma"],
         gamma_neg=lambda wc: _community_params(wc.method)["gamma_neg"],
         seed=config["communities"].get("seed", 0),
         min_size=config["communities"].get("min_size", 2),
-    resources:
-        **stage_resources("cpu_dense"),
-    conda:
-        "../envs/graph.yaml"
-    log:
-        "logs/communities/{run}_{method}.log",
-    benchmark:
-        "benchmarks/out/communities/{run}_{method}.tsv"
     script:
         "../scripts/communities_detect.py"
 
 
 rule communities_table:
     input:
-        tables=expand("results/{{run}}/communities/{method}.csv", method=COMMUNITY_METHODS),
-        partitions=expand("results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS),
+        tables=expand(
+            "results/{{run}}/communities/{method}.csv", method=COMMUNITY_METHODS
+        ),
+        partitions=expand(
+            "results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS
+        ),
     output:
         communities="results/{run}/tables/communities.csv",
         nmi="results/{run}/tables/community_nmi.csv",
-    params:
-        methods=COMMUNITY_METHODS,
-    resources:
-        **stage_resources("light"),
-    conda:
-        "../envs/graph.yaml"
     log:
         "logs/communities_table/{run}.log",
     benchmark:
         "benchmarks/out/communities_table/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
+    resources:
+        **stage_resources("light"),
+    params:
+        methods=COMMUNITY_METHODS,
     script:
         "../scripts/communities_table.py"
 
@@ -92,19 +96,21 @@ rule communities_table:
 rule fig6_communities:
     input:
         graphs=expand("results/{run}/graphs/correlation_graphs.npz", run=RUNS),
-        partitions=expand("results/{run}/communities/{method}.npz", run=RUNS, method=PRIMARY_METHOD),
+        partitions=expand(
+            "results/{run}/communities/{method}.npz", run=RUNS, method=PRIMARY_METHOD
+        ),
     output:
         figure_files("fig6_communities"),
-    params:
-        runs=RUNS,
-        method=PRIMARY_METHOD,
-    resources:
-        **stage_resources("light"),
-    conda:
-        "../envs/plot.yaml"
     log:
         "logs/figures/fig6_communities.log",
     benchmark:
         "benchmarks/out/figures/fig6_communities.tsv"
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        **stage_resources("light"),
+    params:
+        runs=RUNS,
+        method=PRIMARY_METHOD,
     script:
         "../scripts/fig_communities.py"

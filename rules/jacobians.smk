@@ -9,15 +9,15 @@ rule jacobian_layer:
         corpus="results/corpus/samples.jsonl",
     output:
         "results/{run}/jacobians/layer_{layer}.npz",
-    params:
-        protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
-        batch_size=config["jacobians"]["batch_size"],
-    threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
-    resources:
-        **job_resources("gpu_jacobian"),
     log:
         "logs/jacobian_layer/{run}/layer_{layer}.log",
     benchmark:
         "benchmarks/out/jacobian_layer/{run}/layer_{layer}.tsv"
+    threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
+    resources:
+        **job_resources("gpu_jacobian"),
+    params:
+        protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
+        batch_size=config["jacobians"]["batch_size"],
     script:
         "../scripts/jacobian_layer.py"

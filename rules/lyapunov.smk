@@ -21,7 +21,9 @@ ALL_FIGURES += [
 if LYAPUNOV["bridge"]["outcomes"]:
     ALL_TABLES += ["lyapunov_bridge"]
 
-LYAPUNOV_INPUTS = dict(model="resources/models/{run}", corpus="results/corpus/samples.jsonl")
+LYAPUNOV_INPUTS = dict(
+    model="resources/models/{run}", corpus="results/corpus/samples.jsonl"
+)
 
 
 rule lyapunov_ftle:
@@ -30,18 +32,18 @@ rule lyapunov_ftle:
     output:
         table="results/{run}/tables/lyapunov_ftle.csv",
         profile="results/{run}/tables/lyapunov_ftle_profile.csv",
+    log:
+        "logs/lyapunov/ftle_{run}.log",
+    benchmark:
+        "benchmarks/out/lyapunov/ftle_{run}.tsv"
+    resources:
+        **job_resources("gpu_jacobian"),
     params:
         n_samples=LYAPUNOV["n_samples"],
         max_tokens=LYAPUNOV["max_tokens"],
         position=LYAPUNOV["position"],
         span_tokens=LYAPUNOV["span_tokens"],
         ftle=LYAPUNOV["ftle"],
-    resources:
-        **job_resources("gpu_jacobian"),
-    log:
-        "logs/lyapunov/ftle_{run}.log",
-    benchmark:
-        "benchmarks/out/lyapunov/ftle_{run}.tsv"
     script:
         "../scripts/lyapunov_ftle.py"
 
@@ -52,15 +54,15 @@ rule lyapunov_spectrum:
     output:
         table="results/{run}/tables/lyapunov_spectrum.csv",
         convergence="results/{run}/tables/lyapunov_convergence.csv",
-    params:
-        max_tokens=LYAPUNOV["max_tokens"],
-        spectrum=LYAPUNOV["spectrum"],
-    resources:
-        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/spectrum_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/spectrum_{run}.tsv"
+    resources:
+        **job_resources("gpu_jacobian"),
+    params:
+        max_tokens=LYAPUNOV["max_tokens"],
+        spectrum=LYAPUNOV["spectrum"],
     script:
         "../scripts/lyapunov_spectrum.py"
 
@@ -70,16 +72,16 @@ rule lyapunov_attribution:
         **LYAPUNOV_INPUTS,
     output:
         table="results/{run}/tables/lyapunov_attribution.csv",
-    params:
-        max_tokens=LYAPUNOV["max_tokens"],
-        attribution=LYAPUNOV["attribution"],
-        loop_final_norm=LYAPUNOV["spectrum"]["loop_final_norm"],
-    resources:
-        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/attribution_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/attribution_{run}.tsv"
+    resources:
+        **job_resources("gpu_jacobian"),
+    params:
+        max_tokens=LYAPUNOV["max_tokens"],
+        attribution=LYAPUNOV["attribution"],
+        loop_final_norm=LYAPUNOV["spectrum"]["loop_final_norm"],
     script:
         "../scripts/lyapunov_attribution.py"
 
@@ -89,14 +91,14 @@ rule lyapunov_attention:
         **LYAPUNOV_INPUTS,
     output:
         table="results/{run}/tables/lyapunov_attention.csv",
-    params:
-        attention=LYAPUNOV["attention"],
-    resources:
-        **job_resources("gpu_jacobian"),
     log:
         "logs/lyapunov/attention_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/attention_{run}.tsv"
+    resources:
+        **job_resources("gpu_jacobian"),
+    params:
+        attention=LYAPUNOV["attention"],
     script:
         "../scripts/lyapunov_attention.py"
 
@@ -107,12 +109,12 @@ rule lyapunov_bridge:
         outcomes=LYAPUNOV["bridge"]["outcomes"] or [],
     output:
         table=table_file("lyapunov_bridge"),
-    params:
-        bridge=LYAPUNOV["bridge"],
     log:
         "logs/lyapunov/bridge.log",
     benchmark:
         "benchmarks/out/lyapunov/bridge.tsv"
+    params:
+        bridge=LYAPUNOV["bridge"],
     script:
         "../scripts/lyapunov_bridge.py"
 

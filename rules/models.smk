@@ -14,14 +14,14 @@ checkpoint prepare_model:
         base=base_model,
     output:
         model=directory("resources/models/{run}"),
-    params:
-        spec=lambda wc: config["runs"][wc.run],
-    threads: 1  # GGUF dequantisation is single-threaded: prepare runs side by side
-    resources:
-        **job_resources("prepare"),
     log:
         "logs/prepare_model/{run}.log",
     benchmark:
         "benchmarks/out/prepare_model/{run}.tsv"
+    threads: 1  # GGUF dequantisation is single-threaded: prepare runs side by side
+    resources:
+        **job_resources("prepare"),
+    params:
+        spec=lambda wc: config["runs"][wc.run],
     script:
         "../scripts/prepare_model.py"

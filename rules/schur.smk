@@ -6,7 +6,9 @@
 SCHUR = config["schur"]
 SCHUR_MODES = SCHUR.get("modes", ["J", "R"])
 SCHUR_DOSES = SCHUR.get("doses", [0, 0.25, 0.5, 0.75, 1, 1.5, 2])
-SCHUR_CONSTRUCTIONS = ["dose"] + (["control_a", "control_b"] if SCHUR.get("draws", 4) > 0 else [])
+SCHUR_CONSTRUCTIONS = ["dose"] + (
+    ["control_a", "control_b"] if SCHUR.get("draws", 4) > 0 else []
+)
 
 ALL_TABLES += ["schur_dose"]
 PER_RUN_TABLES += ["schur_dose"]
@@ -17,26 +19,26 @@ if {"J", "R"} <= set(SCHUR_MODES) and {0, 1, 2} <= {float(c) for c in SCHUR_DOSE
 
 
 rule schur_sweep:
-    wildcard_constraints:
-        mode="|".join(SCHUR_MODES),
-        construction="|".join(SCHUR_CONSTRUCTIONS),
     input:
         jacobians=jacobian_files,
     output:
         "results/{run}/schur/{mode}_{construction}.csv",
+    log:
+        "logs/schur_sweep/{run}_{mode}_{construction}.log",
+    benchmark:
+        "benchmarks/out/schur_sweep/{run}_{mode}_{construction}.tsv"
+    wildcard_constraints:
+        mode="|".join(SCHUR_MODES),
+        construction="|".join(SCHUR_CONSTRUCTIONS),
+    threads: 1
+    resources:
+        **job_resources("cpu_dense"),
     params:
         doses=SCHUR_DOSES,
         draws=SCHUR.get("draws", 4),
         seed=SCHUR.get("seed", 0),
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
-    resources:
-        **job_resources("cpu_dense"),
-    log:
-        "logs/schur_sweep/{run}_{mode}_{construction}.log",
-    benchmark:
-        "benchmarks/out/schur_sweep/{run}_{mode}_{construction}.tsv"
-    threads: 1
     script:
         "../scripts/schur_dose.py"
 
@@ -50,12 +52,12 @@ rule schur_dose:
         ),
     output:
         "results/{run}/tables/schur_dose.csv",
-    resources:
-        **job_resources("cpu_dense"),
     log:
         "logs/schur_dose/{run}.log",
     benchmark:
         "benchmarks/out/schur_dose/{run}.tsv"
+    resources:
+        **job_resources("cpu_dense"),
     script:
         "../scripts/combine_tables.py"
 

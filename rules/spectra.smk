@@ -10,15 +10,15 @@ rule spectra:
     output:
         table="results/{run}/tables/layer_spectra.csv",
         eigenvalues="results/{run}/eigenvalues.npz",
-    params:
-        k=config["spectra"]["k"],
-        regime_bounds=config["spectra"]["regime_bounds"],
-    resources:
-        **job_resources("cpu_dense"),
     log:
         "logs/spectra/{run}.log",
     benchmark:
         "benchmarks/out/spectra/{run}.tsv"
+    resources:
+        **job_resources("cpu_dense"),
+    params:
+        k=config["spectra"]["k"],
+        regime_bounds=config["spectra"]["regime_bounds"],
     script:
         "../scripts/spectra.py"
 

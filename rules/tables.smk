@@ -7,11 +7,11 @@ rule combine_table:
         lambda wc: expand("results/{run}/tables/{name}.csv", run=RUNS, name=wc.name),
     output:
         "results/tables/{name}.csv",
-    wildcard_constraints:
-        name="|".join(PER_RUN_TABLES),
     log:
         "logs/combine_table/{name}.log",
     benchmark:
         "benchmarks/out/combine_table/{name}.tsv"
+    wildcard_constraints:
+        name="|".join(PER_RUN_TABLES),
     script:
         "../scripts/combine_tables.py"
