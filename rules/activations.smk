@@ -11,6 +11,8 @@ rule extract_activations:
         "logs/extract_activations/{run}.log",
     benchmark:
         "benchmarks/out/extract_activations/{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     threads: 2
     resources:
         **job_resources("gpu_forward"),

@@ -1,6 +1,13 @@
 # Shared helpers: run list, layer counts (known once a model is prepared), and
 # the registries of final tables and figures that `rule all` asks for.
 import json
+import os
+import sys
+
+# Scripts import resdyn from this checkout, also inside per-rule conda envs and cluster jobs
+# (which inherit the environment), without installing the package there.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, workflow.basedir)
 
 from resdyn.config_checks import check_config
 

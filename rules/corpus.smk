@@ -8,6 +8,8 @@ rule corpus:
         "logs/corpus.log",
     benchmark:
         "benchmarks/out/corpus.tsv"
+    conda:
+        "../envs/gpu.yaml"
     params:
         corpus=config["corpus"],
     script:

@@ -30,7 +30,7 @@ rule coupling_tests:
     conda:
         "../envs/graph.yaml"
     resources:
-        **stage_resources("cpu_dense"),
+        **job_resources("cpu_dense"),
     params:
         methods=COMMUNITY_METHODS,
         tail_fraction=config["coupling"].get("tail_fraction", 0.1),
@@ -70,7 +70,7 @@ rule fig_coupling:
     conda:
         "../envs/plot.yaml"
     resources:
-        **stage_resources("light"),
+        **job_resources("light"),
     params:
         **_FIG_COMMON,
     script:

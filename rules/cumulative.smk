@@ -24,6 +24,8 @@ rule cumulative:
         "logs/cumulative/{run}.log",
     benchmark:
         "benchmarks/out/cumulative/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
     threads: 1
     resources:
         **job_resources("cpu_dense"),
@@ -46,6 +48,8 @@ rule fig_cumulative:
         "logs/figures/cumulative.log",
     benchmark:
         "benchmarks/out/figures/cumulative.tsv"
+    conda:
+        "../envs/plot.yaml"
     params:
         figure_run=FIGURE_RUN,
     script:

@@ -19,6 +19,8 @@ rule fig_eigenvalues:
         "logs/figures/fig1_eigenvalues_{run}.log",
     benchmark:
         "benchmarks/out/figures/fig1_eigenvalues_{run}.tsv"
+    conda:
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_eigenvalues.py"
 
@@ -37,5 +39,7 @@ rule fig_layer_profiles:
         "logs/figures/fig_layer_profiles.log",
     benchmark:
         "benchmarks/out/figures/fig_layer_profiles.tsv"
+    conda:
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_layer_profiles.py"

@@ -10,19 +10,6 @@ PER_RUN_TABLES += ["communities", "community_nmi"]
 ALL_FIGURES += ["fig6_communities"]
 
 
-def stage_resources(kind):
-    """mem_mb/runtime from rules/resources.smk when it is included (before this file)."""
-    return job_resources(kind) if "job_resources" in globals() else {}
-
-
-def _community_params(method):
-    c = config["communities"]
-    return {
-        "gamma": c.get("gamma", 0.001) if method == "signed_cpm" else None,
-        "gamma_neg": c.get("gamma_neg", 0.0) if method == "signed_cpm" else None,
-    }
-
-
 rule correlation_graphs:
     input:
         activations="results/{run}/activations.npy",
@@ -35,7 +22,7 @@ rule correlation_graphs:
     conda:
         "../envs/graph.yaml"
     resources:
-        **stage_resources("cpu_dense"),
+        **job_resources("cpu_dense"),
     params:
         knn=config["graphs"].get("knn", 20),
         showcase_depth=config["graphs"].get("showcase_depth", 0.53125),
@@ -58,10 +45,18 @@ rule communities:
     conda:
         "../envs/graph.yaml"
     resources:
-        **stage_resources("cpu_dense"),
+        **job_resources("cpu_dense"),
     params:
-        gamma=lambda wc: _community_params(wc.method)["gamma"],
-        gamma_neg=lambda wc: _community_params(wc.method)["gamma_neg"],
+        gamma=lambda wc: (
+            config["communities"].get("gamma", 0.001)
+            if wc.method == "signed_cpm"
+            else None
+        ),
+        gamma_neg=lambda wc: (
+            config["communities"].get("gamma_neg", 0.0)
+            if wc.method == "signed_cpm"
+            else None
+        ),
         seed=config["communities"].get("seed", 0),
         min_size=config["communities"].get("min_size", 2),
     script:
@@ -86,7 +81,7 @@ rule communities_table:
     conda:
         "../envs/graph.yaml"
     resources:
-        **stage_resources("light"),
+        **job_resources("light"),
     params:
         methods=COMMUNITY_METHODS,
     script:
@@ -108,7 +103,7 @@ rule fig6_communities:
     conda:
         "../envs/plot.yaml"
     resources:
-        **stage_resources("light"),
+        **job_resources("light"),
     params:
         runs=RUNS,
         method=PRIMARY_METHOD,

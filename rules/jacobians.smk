@@ -13,6 +13,8 @@ rule jacobian_layer:
         "logs/jacobian_layer/{run}/layer_{layer}.log",
     benchmark:
         "benchmarks/out/jacobian_layer/{run}/layer_{layer}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
     resources:
         **job_resources("gpu_jacobian"),

@@ -36,6 +36,8 @@ rule lyapunov_ftle:
         "logs/lyapunov/ftle_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/ftle_{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **job_resources("gpu_jacobian"),
     params:
@@ -58,6 +60,8 @@ rule lyapunov_spectrum:
         "logs/lyapunov/spectrum_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/spectrum_{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **job_resources("gpu_jacobian"),
     params:
@@ -76,6 +80,8 @@ rule lyapunov_attribution:
         "logs/lyapunov/attribution_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/attribution_{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **job_resources("gpu_jacobian"),
     params:
@@ -95,6 +101,8 @@ rule lyapunov_attention:
         "logs/lyapunov/attention_{run}.log",
     benchmark:
         "benchmarks/out/lyapunov/attention_{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **job_resources("gpu_jacobian"),
     params:
@@ -113,6 +121,8 @@ rule lyapunov_bridge:
         "logs/lyapunov/bridge.log",
     benchmark:
         "benchmarks/out/lyapunov/bridge.tsv"
+    conda:
+        "../envs/gpu.yaml"
     params:
         bridge=LYAPUNOV["bridge"],
     script:
@@ -134,5 +144,7 @@ rule fig_lyapunov:
         "logs/figures/fig_lyapunov.log",
     benchmark:
         "benchmarks/out/figures/fig_lyapunov.tsv"
+    conda:
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_lyapunov.py"

@@ -18,6 +18,8 @@ checkpoint prepare_model:
         "logs/prepare_model/{run}.log",
     benchmark:
         "benchmarks/out/prepare_model/{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     threads: 1  # GGUF dequantisation is single-threaded: prepare runs side by side
     resources:
         **job_resources("prepare"),

@@ -30,6 +30,8 @@ rule schur_sweep:
     wildcard_constraints:
         mode="|".join(SCHUR_MODES),
         construction="|".join(SCHUR_CONSTRUCTIONS),
+    conda:
+        "../envs/graph.yaml"
     threads: 1
     resources:
         **job_resources("cpu_dense"),
@@ -56,6 +58,8 @@ rule schur_dose:
         "logs/schur_dose/{run}.log",
     benchmark:
         "benchmarks/out/schur_dose/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
     resources:
         **job_resources("cpu_dense"),
     script:
@@ -72,6 +76,8 @@ rule schur_table3:
         "logs/schur_table3.log",
     benchmark:
         "benchmarks/out/schur_table3.tsv"
+    conda:
+        "../envs/graph.yaml"
     script:
         "../scripts/schur_table3.py"
 
@@ -86,5 +92,7 @@ rule fig_schur:
         "logs/figures/schur.log",
     benchmark:
         "benchmarks/out/figures/schur.tsv"
+    conda:
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_schur.py"

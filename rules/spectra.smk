@@ -14,6 +14,8 @@ rule spectra:
         "logs/spectra/{run}.log",
     benchmark:
         "benchmarks/out/spectra/{run}.tsv"
+    conda:
+        "../envs/graph.yaml"
     resources:
         **job_resources("cpu_dense"),
     params:
@@ -34,5 +36,7 @@ rule regime_tables:
         "logs/regime_tables.log",
     benchmark:
         "benchmarks/out/regime_tables.tsv"
+    conda:
+        "../envs/graph.yaml"
     script:
         "../scripts/regime_tables.py"

@@ -13,5 +13,7 @@ rule combine_table:
         "benchmarks/out/combine_table/{name}.tsv"
     wildcard_constraints:
         name="|".join(PER_RUN_TABLES),
+    conda:
+        "../envs/graph.yaml"
     script:
         "../scripts/combine_tables.py"
