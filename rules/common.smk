@@ -6,7 +6,7 @@ import sys
 
 # Scripts import resdyn from this checkout, also inside per-rule conda envs and cluster jobs
 # (which inherit the environment), without installing the package there.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=workflow.basedir)
 sys.path.insert(0, workflow.basedir)
 
 from resdyn.config_checks import check_config
