@@ -36,10 +36,10 @@ rule all:
     default_target: True
     input:
         [table_file(name) for name in ALL_TABLES],
-        [figure_files(name) for name in ALL_FIGURES],
+        [figure_paths(name) for name in ALL_FIGURES],
 
 
 rule figures:
     """Redraw every figure from the tables."""
     input:
-        [figure_files(name) for name in ALL_FIGURES],
+        [figure_paths(name) for name in ALL_FIGURES],

@@ -53,6 +53,11 @@ def table_file(name):
     return f"results/tables/{name}.csv"
 
 
+def figure_paths(name):
+    """PNG and PDF of a figure, as plain target paths."""
+    return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
+
+
 def figure_files(name):
     """PNG (shown in the Snakemake report, captioned by report/<stem>.rst) and PDF of a figure.
 
@@ -61,7 +66,7 @@ def figure_files(name):
     stem = name.split("_{")[0]
     png = report(
         f"results/figures/{name}.png",
-        caption=f"../report/{stem}.rst",
+        caption=os.path.join(workflow.basedir, "report", f"{stem}.rst"),
         category="Figures",
         subcategory=stem,
     )
