@@ -14,12 +14,7 @@ from resdyn.models.block import Block
 TYPES = ["llama", "gemma3_text", "qwen3", "olmo2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ids(n=9, seed=1):

@@ -11,13 +11,7 @@ from resdyn.lyapunov.ftle import ftle, profile_summaries
 from resdyn.lyapunov.qr_flow import NonFiniteError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # many small ops: one thread avoids the pool's overhead on a 2-core laptop
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ensemble(gen, e, scale, offset):
