@@ -156,7 +156,7 @@ def check_doses(doses: Sequence[float]) -> list[float]:
 def dose_sweep(
     forms: Sequence[SchurForm],
     mode: str,
-    construction: str,
+    construction: str | Sequence[str],
     doses: Sequence[float],
     draws: int = 4,
     seed: int = 0,
@@ -165,36 +165,41 @@ def dose_sweep(
 ) -> pd.DataFrame:
     """erank, log10 ||P||_F and Henrici departure of P_{0:L-1}(c) for every dose and draw.
 
-    `forms[l]` is the Schur form of layer l's operator (J or R = J - I by mode). The dose
-    construction is deterministic and has the single draw 0.
+    `forms[l]` is the Schur form of layer l's operator (J or R = J - I by mode).
+    `construction` is one construction or several; several share each layer's Schur form
+    (the costly step at d = 4096) and give the rows of the single sweeps, in order. The
+    dose construction is deterministic and has the single draw 0.
     """
     if mode not in MODES:
         raise ValueError(f"Schur mode must be one of {MODES}, got {mode!r}")
-    if construction not in CONSTRUCTIONS:
+    constructions = [construction] if isinstance(construction, str) else list(construction)
+    unknown = [c for c in constructions if c not in CONSTRUCTIONS]
+    if unknown or not constructions:
         raise ValueError(f"Schur construction must be one of {CONSTRUCTIONS}, got {construction!r}")
     doses = check_doses(doses)
-    draw_ids = [0] if construction == "dose" else list(range(int(draws)))
-    # Layers outer: each layer's Schur form is made once and shared by all draws and doses;
-    # the random stream of (layer, draw) does not depend on this order.
-    products = {(draw, c): new_product(method, rank) for draw in draw_ids for c in doses}
+    draw_ids = {con: [0] if con == "dose" else list(range(int(draws))) for con in constructions}
+    # Layers outer: each layer's Schur form is made once and shared by all constructions,
+    # draws and doses; the random stream of (construction, layer, draw) does not depend on this order.
+    products = {(con, draw, c): new_product(method, rank) for con in constructions for draw in draw_ids[con] for c in doses}
     L = len(forms)
     for step, layer in enumerate(reversed(range(L)), 1):  # P <- P J_l builds J_{L-1} ... J_0
         form = forms[layer]
-        normal = None if construction == "control_b" else form.normal_part()
-        for draw in draw_ids:
-            rng = None if construction == "dose" else layer_rng(seed, mode, construction, layer, draw)
-            base, direction = surgery_terms(form, construction, rng, normal)
-            if mode == "R":
-                base[np.diag_indices_from(base)] += 1.0  # J(c) = I + R(c)
-            for c in doses:
-                products[draw, c].right_multiply(base + c * direction if c else base)
-        log.info("mode %s %s: layer %d composed (%d/%d)", mode, construction, layer, step, L)
+        normal = form.normal_part() if set(constructions) - {"control_b"} else None
+        for con in constructions:
+            for draw in draw_ids[con]:
+                rng = None if con == "dose" else layer_rng(seed, mode, con, layer, draw)
+                base, direction = surgery_terms(form, con, rng, normal)
+                if mode == "R":
+                    base[np.diag_indices_from(base)] += 1.0  # J(c) = I + R(c)
+                for c in doses:
+                    products[con, draw, c].right_multiply(base + c * direction if c else base)
+        log.info("mode %s %s: layer %d composed (%d/%d)", mode, "+".join(constructions), layer, step, L)
     rows = []
-    for (draw, c), p in products.items():
+    for (con, draw, c), p in products.items():
         rows.append(
             {
                 "mode": mode,
-                "construction": construction,
+                "construction": con,
                 "c": c,
                 "draw": draw,
                 "erank": effective_rank(p.singular_values()),

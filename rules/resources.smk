@@ -19,7 +19,8 @@ RESOURCE_CLASSES = (
     "prepare",  # download/convert weights to a float32 HF folder (CPU)
     "gpu_forward",  # forward passes over the corpus (activations)
     "gpu_jacobian",  # per-sample d x d Jacobians of one layer (+ their SVDs)
-    "cpu_dense",  # d x d linear algebra over all layers (spectra, cumulative, Schur, coupling)
+    "cpu_dense",  # d x d linear algebra over all layers (spectra, cumulative, coupling)
+    "cpu_schur",  # Schur surgery of one mode: every dose x draw product composed at once
     "light",  # tables, figures, corpus
 )
 
@@ -106,6 +107,15 @@ def _needs(kind, run, attempt):
     elif kind == "cpu_dense":
         mem = 2 * acts + 60 * dense + 2000
         minutes = 30 + n_layers * 5 * w**3
+    elif kind == "cpu_schur":
+        schur, cum = config["schur"], config["cumulative"]
+        doses, draws = len(schur.get("doses", range(7))), schur.get("draws", 4)
+        held = doses * (1 + 2 * draws)  # products alive at once
+        # complex128 products: two float64 planes, d x d (exact) or d x 2K factors (truncated)
+        exact = cum.get("method", "exact") == "exact"
+        planes = 2 if exact else 2 * min(1, 2 * cum.get("rank", 512) / d)
+        mem = 2000 + (20 + held * planes) * dense
+        minutes = 30 + n_layers * 15 * w**3
     elif kind == "light":
         mem, minutes = 2000 + 2 * acts, 30
     else:

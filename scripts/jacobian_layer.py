@@ -5,7 +5,7 @@ import torch
 from resdyn.activations import prefix_states, tokenize
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_npz
-from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_token_jacobians
+from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
@@ -18,20 +18,18 @@ protocol, batch = snakemake.params.protocol, snakemake.params.batch_size
 where = f"run {run}, layer {layer}"
 device = compute_device()
 states = np.load(snakemake.input.activations, mmap_mode="r")[:, 2 * layer]
-acc = JacobianAccumulator(d=states.shape[1])
 progress = Progress(log, len(states), f"{where} ({protocol}) Jacobians")
 if protocol == "single_token":  # only this block's weights are needed
     model = load_layer(snakemake.input.model, layer, device=device)
     block = Block(model, layer, architecture_of(model.config.model_type))
-    for start in range(0, len(states), batch):
-        ids = np.arange(start, min(start + batch, len(states)))
-        acc.add(single_token_jacobians(block, torch.from_numpy(states[ids].copy()).to(device)), ids, where)
-        progress(len(ids))
+    result = single_token_layer_stats(block, states, batch, where, progress)
 else:  # the earlier tokens' states come from a forward pass of the full model
+    acc = JacobianAccumulator(d=states.shape[1])
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
     block = Block(model, layer, architecture_of(model.config.model_type))
     for i, ids in enumerate(tokenize(tokenizer, read_jsonl(snakemake.input.corpus))):
         acc.add(in_context_jacobian(block, prefix_states(model, ids, layer))[None], [i], where)
         progress()
-save_npz(snakemake.output[0], **acc.result())
-log.info("done: %d samples", acc.n)
+    result = acc.result()
+save_npz(snakemake.output[0], **result)
+log.info("done: %d samples", len(result["kappa"]))

@@ -1,4 +1,4 @@
-"""Schur surgery dose sweep of one run, for one mode (J or R) and one construction."""
+"""Schur surgery dose sweep of one run and mode (J or R): the dose construction and its controls."""
 from resdyn.cumulative import MeanJacobians
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
@@ -9,7 +9,7 @@ wc, p = snakemake.wildcards, snakemake.params
 
 forms = LayerSchurForms(MeanJacobians(snakemake.input.jacobians), wc.mode)
 table = dose_sweep(
-    forms, wc.mode, wc.construction, p.doses, draws=p.draws, seed=p.seed, method=p.method, rank=p.rank
+    forms, wc.mode, p.constructions, p.doses, draws=p.draws, seed=p.seed, method=p.method, rank=p.rank
 )
 table.insert(0, "run", wc.run)
 save_csv(snakemake.output[0], table)

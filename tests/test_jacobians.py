@@ -20,6 +20,36 @@ def test_singular_value_stats_on_a_known_spectrum():
     assert singular_value_stats(torch.eye(5)[None])["pr"][0] == pytest.approx(5.0)
 
 
+def _with_singular_values(s: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.normal(size=(len(s), len(s))))[0]
+    v = np.linalg.qr(rng.normal(size=(len(s), len(s))))[0]
+    return u @ np.diag(s) @ v.T
+
+
+@pytest.mark.parametrize("kappa", [3.0, 1e3, 1e7])
+def test_gram_path_matches_the_svd_to_1e_9_at_any_conditioning(kappa):
+    # kappa = 1e7 puts the Gram error bound above GRAM_RTOL: those samples take the SVD path
+    d = 96
+    spectra = [np.geomspace(kappa, 1.0, d) * c for c in (0.5, 1.0, 2.0)]
+    jac = torch.tensor(np.stack([_with_singular_values(s, i) for i, s in enumerate(spectra)]))
+    stats = singular_value_stats(jac)
+    for i, s in enumerate(spectra):
+        ref = np.linalg.svd(jac[i].numpy(), compute_uv=False)
+        assert stats["sigma_max"][i] == pytest.approx(ref[0], rel=1e-9)
+        assert stats["sigma_min"][i] == pytest.approx(ref[-1], rel=1e-9)
+        assert stats["kappa"][i] == pytest.approx(ref[0] / ref[-1], rel=1e-9)
+        assert stats["pr"][i] == pytest.approx((ref**2).sum() ** 2 / (ref**4).sum(), rel=1e-9)
+        assert stats["fro"][i] == pytest.approx(np.sqrt((s**2).sum()), rel=1e-9)
+
+
+def test_singular_matrix_has_zero_sigma_min():
+    jac = torch.tensor(_with_singular_values(np.array([2.0, 1.0, 0.5, 0.0]), 3))[None]
+    stats = singular_value_stats(jac)
+    assert stats["sigma_min"][0] == pytest.approx(0.0, abs=1e-15)
+    assert stats["sigma_max"][0] == pytest.approx(2.0, rel=1e-12)
+
+
 def test_accumulator_streams_the_mean_and_column_norms():
     rng = np.random.default_rng(1)
     jacs = rng.normal(size=(7, 4, 4))

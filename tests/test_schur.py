@@ -6,6 +6,7 @@ import pytest
 from resdyn.cumulative import cumulative_products, effective_rank
 from resdyn.haar import haar_unitary
 from resdyn.schur import (
+    CONSTRUCTIONS,
     LayerSchurForms,
     complex_schur,
     dose_sweep,
@@ -176,6 +177,15 @@ def test_controls_seeded_and_deterministic():
     # product's singular values are still |lambda|.
     one = dose_sweep(forms_for(Js[:1], "J"), "J", "control_b", [0.0], draws=2)
     np.testing.assert_allclose(one["erank"], effective_rank(np.abs(np.linalg.eigvals(Js[0]))), rtol=1e-9)
+
+
+def test_one_sweep_over_all_constructions_equals_the_single_sweeps():
+    Js = random_stack(19, d=16, L=4, scale=1.5)
+    forms = LayerSchurForms(Js, "R")
+    kw = dict(mode="R", doses=[0, 0.5, 1], draws=2, seed=5)
+    together = dose_sweep(forms, construction=CONSTRUCTIONS, **kw)
+    apart = pd.concat([dose_sweep(forms, construction=c, **kw) for c in CONSTRUCTIONS], ignore_index=True)
+    assert together.to_csv() == apart.to_csv()  # same rows, same order, same draws
 
 
 def test_truncated_sweep_matches_exact_at_full_rank():

@@ -28,11 +28,12 @@ NamedMaps = Sequence[tuple[str, Map]]
 @dataclass
 class BenettinResult:
     exponents: np.ndarray  # (E, k) lambda_1 >= ... per unit of step (or of time with dt)
-    running: np.ndarray  # (n_steps, E, k) running averages S_t / t after the warm-up
+    running: np.ndarray  # (n_steps, E, k) running averages S_t / t after the warm-up (0 rows without history)
     step_growth: np.ndarray  # (n_steps, E, k) log |diag R| of each step (summed over its maps)
     contributions: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (E, k)
     state_change: np.ndarray | None = None  # (n_steps, E) ||z_{t+1} - z_t||
     final_state: torch.Tensor | None = None
+    final_frame: torch.Tensor | None = None  # (E, n, k): pass as `probes` to continue the orbit
     n_nonfinite: int = 0
 
 
@@ -49,6 +50,7 @@ def benettin(
     probes: torch.Tensor | None = None,
     where: str = "",
     progress: Callable[[int], None] | None = None,
+    history: bool = True,
 ) -> BenettinResult:
     """Top-``k`` Lyapunov exponents of the maps along the orbit of ``z0``.
 
@@ -61,6 +63,8 @@ def benettin(
     warmup: initial steps whose growth is discarded (frame alignment).
     probes: optional initial frame (E, n, k); default: seeded random orthonormal.
     where: prefix naming the orbit in error messages.
+    history: keep the per-step running averages, growths and state changes (memory
+        n_steps x E x k); without it long validation orbits run in constant memory.
     """
     if qr_every not in ("step", "map"):
         raise ValueError(f"qr_every must be 'step' or 'map', got {qr_every!r}")
@@ -68,18 +72,19 @@ def benettin(
         raise ValueError("n_steps must be >= 1")
     e = z0.shape[0]
     n = int(np.prod(z0.shape[1:]))
-    q = random_probes(n, k, seed, e, dtype=z0.dtype) if probes is None else probes.to(z0.dtype)
+    q = random_probes(n, k, seed, e, z0.dtype, z0.device) if probes is None else probes.to(z0.dtype)
     z = z0
-    total = torch.zeros(e, k, dtype=torch.float64)
+    total = torch.zeros(e, k, dtype=torch.float64, device=z0.device)
     contrib: dict[str, torch.Tensor] = {}
-    running = np.zeros((n_steps, e, k))
-    step_growth = np.zeros((n_steps, e, k))
-    change = np.zeros((n_steps, e))
+    rows = n_steps if history else 0
+    running = np.zeros((rows, e, k))
+    step_growth = np.zeros((rows, e, k))
+    change = np.zeros((rows, e))
     for s in range(warmup + n_steps):
         t = s - warmup  # measured step index; negative during the warm-up
         step_maps = maps(s) if callable(maps) else maps
         z_start = z
-        g_step = torch.zeros(e, k, dtype=torch.float64)
+        g_step = torch.zeros(e, k, dtype=torch.float64, device=z0.device)
         w = q
         for name, f in step_maps:
             z, w = batched_jvp(f, z, w)
@@ -98,18 +103,21 @@ def benettin(
         if t < 0:
             continue
         total += g_step
-        step_growth[t] = g_step.numpy()
-        running[t] = (total / ((t + 1) * dt)).numpy()
-        change[t] = (z - z_start).reshape(e, -1).norm(dim=1).double().numpy()
         if progress is not None:
             progress(t)
+        if not history:
+            continue
+        step_growth[t] = g_step.cpu().numpy()
+        running[t] = (total / ((t + 1) * dt)).cpu().numpy()
+        change[t] = (z - z_start).reshape(e, -1).norm(dim=1).double().cpu().numpy()
     scale = 1.0 / (n_steps * dt)
     return BenettinResult(
-        exponents=(total * scale).numpy(),
+        exponents=(total * scale).cpu().numpy(),
         running=running,
         step_growth=step_growth,
-        contributions={name: (c * scale).numpy() for name, c in contrib.items()},
+        contributions={name: (c * scale).cpu().numpy() for name, c in contrib.items()},
         state_change=change,
         final_state=z,
+        final_frame=q,
         n_nonfinite=0,
     )

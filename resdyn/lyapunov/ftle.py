@@ -64,10 +64,10 @@ def ftle(
     e = z0.shape[0]
     n = int(np.prod(z0.shape[1:]))
     if tangents is None:
-        v = torch.stack([random_unit_vector(n, s, z0.dtype) for s in seeds], dim=-1)
+        v = torch.stack([random_unit_vector(n, s, z0.dtype, z0.device) for s in seeds], dim=-1)
         v = v.unsqueeze(0).expand(e, n, len(seeds)).clone()
     else:
-        v = tangents.to(z0.dtype)
+        v = tangents.to(dtype=z0.dtype, device=z0.device)
     n_layers = len(layer_maps)
     profile = np.zeros((e, v.shape[-1], n_layers))
     log_norm = torch.log(v.norm(dim=1)).double()
@@ -80,7 +80,7 @@ def ftle(
             check_finite(v, f"{where}layer {i} ({name}) tangent")
         new_log = torch.log(v.norm(dim=1)).double()
         check_finite(new_log, f"{where}layer {i} log growth")
-        profile[:, :, i] = (new_log - log_norm).numpy()
+        profile[:, :, i] = (new_log - log_norm).cpu().numpy()
         log_norm = new_log
         if (i + 1) % cadence == 0 or i == n_layers - 1:
             v = v / v.norm(dim=1, keepdim=True)  # QR of a single column

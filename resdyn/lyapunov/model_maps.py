@@ -121,7 +121,9 @@ class DecoderStack:
         impl = getattr(self.config, "_attn_implementation", "eager")
         if impl != "eager":
             raise ValueError(f"load the model with attn_implementation='eager' (got {impl!r}): JVPs need it")
-        ids = torch.as_tensor(input_ids).reshape(1, -1)
+        # every tensor this class makes lives where the weights are (CPU, or a cluster GPU)
+        self.device = self.core.embed_tokens.weight.device
+        ids = torch.as_tensor(input_ids).reshape(1, -1).to(self.device)
         self.n = ids.shape[1]
         self.n_layers = len(self.layers)
         layer_types = getattr(self.config, "layer_types", None)
@@ -136,7 +138,7 @@ class DecoderStack:
             emb = self.core.embed_tokens(ids)
             self.d = emb.shape[-1]
             self.dtype = emb.dtype
-            pos = torch.arange(self.n).reshape(1, -1)
+            pos = torch.arange(self.n, device=self.device).reshape(1, -1)
             self._rope_table = {kind: self._rope(emb, pos, kind) for kind in {i.kind for i in self.info}}
             self.hidden = [emb]
             self.kv = []
@@ -165,13 +167,13 @@ class DecoderStack:
         return ok
 
     def _additive(self, ok: torch.Tensor) -> torch.Tensor:
-        zero = torch.zeros((), dtype=self.dtype)
-        return torch.where(ok, zero, torch.tensor(torch.finfo(self.dtype).min, dtype=self.dtype))
+        zero = torch.zeros((), dtype=self.dtype, device=self.device)
+        return torch.where(ok, zero, torch.full((), torch.finfo(self.dtype).min, dtype=self.dtype, device=self.device))
 
     # -- full-sequence layer ----------------------------------------------------
     def _sequence_attend(self, i, cache=None, store=None):
         info = self.info[i]
-        pos = torch.arange(self.n)
+        pos = torch.arange(self.n, device=self.device)
         mask = self._additive(self._allowed(pos, pos, info.window))[None, None]
         rope = self._rope_table[info.kind]
         attn = self.layers[i].self_attn
@@ -204,18 +206,18 @@ class DecoderStack:
         them out). Position t attends to the context keys at positions < t (within the
         layer's window) and to its own key.
         """
-        positions = torch.as_tensor(positions).reshape(-1)
+        positions = torch.as_tensor(positions).reshape(-1).to(self.device)
         info = self.info[i]
         keys, values = self.kv[i]
         cos_all, sin_all = self._rope_table[info.kind]
         attn = self.layers[i].self_attn
         cache = _ContextKV(keys, values)
-        ctx = torch.arange(self.n)
+        ctx = torch.arange(self.n, device=self.device)
 
         def attend_for(b):
             pos = positions.repeat_interleave(b // len(positions))
             ok_ctx = self._allowed(pos, ctx, info.window) & (ctx[None, :] < pos[:, None])
-            ok = torch.cat([ok_ctx, torch.ones(b, 1, dtype=torch.bool)], dim=1)
+            ok = torch.cat([ok_ctx, torch.ones(b, 1, dtype=torch.bool, device=self.device)], dim=1)
             mask = self._additive(ok)[:, None, None, :]
             rope = (cos_all[0, pos][:, None], sin_all[0, pos][:, None])
 
@@ -237,7 +239,7 @@ class DecoderStack:
 
     def token_states(self, i: int, positions) -> torch.Tensor:
         """Residual states entering layer i at ``positions``: (E, 1, d)."""
-        positions = torch.as_tensor(positions).reshape(-1)
+        positions = torch.as_tensor(positions).reshape(-1).to(self.device)
         return self.hidden[i][0, positions][:, None, :].clone()
 
     # -- helpers ---------------------------------------------------------------

@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def load_model(path: str):
-    """A prepared Hugging Face folder, float32, eager attention, CPU, inference only."""
-    from resdyn.models.sources import load_prepared
+    """A prepared Hugging Face folder, float32, eager attention, inference only, on the
+    GPU where torch sees one (cluster GPU rules), else the CPU."""
+    from resdyn.models.sources import compute_device, load_prepared
 
-    model, tokenizer = load_prepared(path, attn_implementation="eager", device="cpu")
+    model, tokenizer = load_prepared(path, attn_implementation="eager", device=compute_device())
     return model.requires_grad_(False), tokenizer
 
 
@@ -179,7 +180,7 @@ def attention_table(model, samples, run: str, *, n: int, d_head: int, temperatur
             continue
         stack = DecoderStack(model, ids[:real_tokens], keep_attention=True)
         for w in stack.attn_weights:
-            pool += [w[0, h].double() for h in range(w.shape[1])]
+            pool += [w[0, h].double().cpu() for h in range(w.shape[1])]  # small products: CPU float64
     for temp in temperatures:
         for residual in (False, True):
             form = "residual" if residual else "plain"

@@ -19,25 +19,26 @@ def check_finite(x: torch.Tensor, where: str) -> None:
         raise NonFiniteError(f"{bad} non-finite value(s) at {where}")
 
 
-def random_probes(n: int, k: int, seed: int, ensemble: int = 1, dtype=torch.float64) -> torch.Tensor:
+def random_probes(n: int, k: int, seed: int, ensemble: int = 1, dtype=torch.float64, device=None) -> torch.Tensor:
     """``ensemble`` sets of ``k`` orthonormal vectors in R^n, shape (ensemble, n, k).
 
-    Drawn in float64 from a Gaussian seeded by ``seed`` (same seed, same probes on any
-    machine), orthonormalised by QR, then cast to ``dtype``.
+    Drawn in float64 on the CPU from a Gaussian seeded by ``seed`` (same seed, same
+    probes on any machine or device), orthonormalised by QR, then cast to ``dtype`` and
+    moved to ``device``.
     """
     if k > n:
         raise ValueError(f"k={k} probes exceed the state dimension n={n}")
     gen = torch.Generator().manual_seed(int(seed))
     g = torch.randn(ensemble, n, k, generator=gen, dtype=torch.float64)
     q, _ = torch.linalg.qr(g)
-    return q.to(dtype)
+    return q.to(dtype=dtype, device=device)
 
 
-def random_unit_vector(n: int, seed: int, dtype=torch.float64) -> torch.Tensor:
-    """One Gaussian direction in R^n, normalised; tangent seed ``seed``."""
+def random_unit_vector(n: int, seed: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """One Gaussian direction in R^n, normalised; tangent seed ``seed`` (drawn on the CPU)."""
     gen = torch.Generator().manual_seed(int(seed))
     v = torch.randn(n, generator=gen, dtype=torch.float64)
-    return (v / v.norm()).to(dtype)
+    return (v / v.norm()).to(dtype=dtype, device=device)
 
 
 # Below this many columns, a vectorised modified Gram-Schmidt beats LAPACK's per-matrix

@@ -5,7 +5,9 @@ Published values (Sprott, *Chaos and Time-Series Analysis*, OUP 2003, Appendix A
 - Hénon map (a = 1.4, b = 0.3): lambda = 0.41922, -1.62319 (sum = ln b exactly).
 - Lorenz flow (sigma = 10, rho = 28, beta = 8/3): lambda = 0.9056, 0, -14.5723
   (sum = -(sigma + 1 + beta) exactly).
-- Logistic map x -> 4x(1-x): lambda = ln 2.
+- Logistic map x -> 4x(1-x): lambda = ln 2 exactly (Ulam & von Neumann 1947).
+- Arnold's cat map (x, y) -> (2x + y, x + y) mod 1: lambda = +-ln((3 + sqrt 5)/2) exactly
+  (Arnold & Avez 1968).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch
 HENON_EXPONENTS = (0.41922, -1.62319)
 LORENZ_EXPONENTS = (0.9056, 0.0, -14.5723)
 LOGISTIC4_EXPONENT = math.log(2.0)
+CAT_MAP_EXPONENTS = (math.log((3 + math.sqrt(5)) / 2), -math.log((3 + math.sqrt(5)) / 2))
 
 
 def henon(a: float = 1.4, b: float = 0.3):
@@ -29,6 +32,16 @@ def henon(a: float = 1.4, b: float = 0.3):
 def logistic(r: float = 4.0):
     def f(z: torch.Tensor) -> torch.Tensor:
         return r * z * (1.0 - z)
+
+    return f
+
+
+def cat_map():
+    """Arnold's cat map on the unit torus (its tangent map is the constant [[2, 1], [1, 1]])."""
+    a = torch.tensor([[2.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        return torch.remainder(z @ a.to(z.dtype).T, 1.0)
 
     return f
 

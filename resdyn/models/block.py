@@ -212,8 +212,9 @@ class Block:
         """Exact Jacobians (B, d, d) of the block for tokens alone at position 0; h: (B, d).
 
         J = (I + DPm · W_down [diag(act'(g) ⊙ u) W_gate + diag(act(g)) W_up] · DNm) (I + DPa · W_ov · DNa),
-        with N/P the pre/post norms where the architecture has them. About three
-        times fewer FLOPs than reverse-mode autodiff, all of them in GEMMs.
+        with N/P the pre/post norms where the architecture has them. Per sample that is
+        2·d·f·d FLOPs for the MLP GEMM plus 2·d³ for the product with the attention step,
+        about five times fewer than reverse-mode autodiff, nearly all of them in GEMMs.
         """
         h = h.to(self.dtype)
         eye = torch.eye(h.shape[-1], dtype=self.dtype, device=h.device)
@@ -225,11 +226,10 @@ class Block:
         x = h1 if self.mlp_norm is None else self.mlp_norm(h1)
         g, u = _linear(x, self.gate), _linear(x, self.up)
         act, act_grad = torch.func.jvp(self.act, (g,), (torch.ones_like(g),))
-        w_down = self.down[0]
-        # W_down diag(c) W for c = act'(g)⊙u (gate path) and act(g) (up path), stacked into one GEMM
-        left = torch.cat([w_down * (act_grad * u)[:, None, :], w_down * act[:, None, :]], dim=-1)
-        mlp = left @ torch.cat([self.gate[0], self.up[0]], dim=0)
-        mlp = _right_norm(mlp, self.mlp_norm, h1)
+        # W_down [diag(act'(g)⊙u) W_gate + diag(act(g)) W_up]: the two paths are summed in the
+        # (f × d) factor first, so the only large GEMM is one (d × f)(f × d) per sample
+        inner = (act_grad * u)[:, :, None] * self.gate[0] + act[:, :, None] * self.up[0]
+        mlp = self.down[0] @ _right_norm(inner, self.mlp_norm, h1)
         m = _linear(act * u, self.down)
         mlp = _left_norm(self.post_mlp_norm, m, mlp)
         return j_attn + mlp @ j_attn

@@ -1,0 +1,45 @@
+"""One single-token Jacobian stage in a fresh process; prints its peak RSS as JSON.
+
+    python benchmarks/rss_probe.py MODEL_DIR ACTIVATIONS.npy [--layer 1] [--batch-size 16]
+
+Runs what the jacobian_layer rule runs (memory-mapped activations, one block's weights,
+streamed statistics), so the harness can compare peak memory at N and 4N samples.
+"""
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+import torch
+
+from resdyn.jacobians import single_token_layer_stats
+from resdyn.models.architectures import architecture_of
+from resdyn.models.block import Block
+from resdyn.models.sources import load_layer
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("activations")
+    ap.add_argument("--layer", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model = load_layer(args.model, args.layer)
+    block = Block(model, args.layer, architecture_of(model.config.model_type))
+    states = np.load(args.activations, mmap_mode="r")[:, 2 * args.layer]
+    baseline = rss_mb()
+    start = time.perf_counter()
+    out = single_token_layer_stats(block, states, args.batch_size, "rss probe")
+    print(json.dumps({"samples": len(out["kappa"]), "baseline_rss_mb": baseline, "peak_rss_mb": rss_mb(),
+                      "seconds": time.perf_counter() - start}))
+
+
+if __name__ == "__main__":
+    main()
