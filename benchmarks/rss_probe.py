@@ -14,9 +14,7 @@ import numpy as np
 import torch
 
 from resdyn.jacobians import single_token_layer_stats
-from resdyn.models.architectures import architecture_of
-from resdyn.models.block import Block
-from resdyn.models.sources import load_layer
+from resdyn.models.layer_files import single_token_block
 
 
 def rss_mb() -> float:
@@ -31,8 +29,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model = load_layer(args.model, args.layer)
-    block = Block(model, args.layer, architecture_of(model.config.model_type))
+    block = single_token_block(args.model, args.layer)
     states = np.load(args.activations, mmap_mode="r")[:, 2 * args.layer]
     baseline = rss_mb()
     start = time.perf_counter()

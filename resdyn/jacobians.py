@@ -30,40 +30,22 @@ def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
     return torch.func.jacrev(lambda h: block(h, ctx))(prefix[-1].to(block.dtype))
 
 
-# Relative accuracy guaranteed for σ_min (hence κ) on the Gram path; a sample whose
-# error bound is larger is recomputed by a direct SVD. Ten times under the 1e-6 asked.
-GRAM_RTOL = 1e-7
-
-
 def singular_value_stats(jac: torch.Tensor) -> dict[str, np.ndarray]:
     """σ_max, σ_min, κ = σ_max/σ_min, PR = (Σσ²)²/Σσ⁴ and ‖J‖_F per Jacobian in a batch (B, d, d).
 
-    Exact in float64 without an SVD: ‖J‖_F² and Σσ⁴ = ‖JᵀJ‖_F² need no spectrum, and
-    σ_max², σ_min² are the extreme eigenvalues of the Gram matrix G = JᵀJ (a symmetric
-    eigensolver is about twice as fast as svdvals). Forming G in float64 and its
-    eigensolver each perturb the eigenvalues by at most ~d·ε·‖J‖_F² (Weyl, componentwise
-    GEMM error, backward stability), so σ_min's relative error is bounded by
-    d·ε·‖J‖_F² / σ_min²; samples where that exceeds GRAM_RTOL go through svdvals.
+    Batched float64 `svdvals` (values only, no singular vectors). The eigenvalues of
+    JᵀJ would be about twice as fast, but they lose σ_min to rounding at ~ε·κ²: the
+    trained Jacobians here have κ of 1e3 to 1e10 (see benchmarks/harness.py), far past
+    what the 1e-6 accuracy asked of κ allows.
     """
-    j = jac.double()
-    gram = j.mT @ j
-    eig = torch.linalg.eigvalsh(gram)  # ascending
-    fro2 = j.square().sum((-2, -1))
-    sum_s4 = gram.square().sum((-2, -1))
-    s2_max, s2_min = eig[:, -1], eig[:, 0].clamp_min(0)
-    bound = j.shape[-1] * torch.finfo(j.dtype).eps * fro2 / s2_min
-    loose = bound > GRAM_RTOL  # also true where σ_min² = 0
-    s_max, s_min = s2_max.sqrt(), s2_min.sqrt()
-    if bool(loose.any()):
-        s = torch.linalg.svdvals(j[loose])
-        s_max[loose], s_min[loose] = s[:, 0], s[:, -1]
-    s_max, s_min, fro2, sum_s4 = (x.cpu().numpy() for x in (s_max, s_min, fro2, sum_s4))
+    s = torch.linalg.svdvals(jac.double()).cpu().numpy()
+    s2 = s**2
     return {
-        "sigma_max": s_max,
-        "sigma_min": s_min,
-        "kappa": s_max / s_min,
-        "pr": fro2**2 / sum_s4,
-        "fro": np.sqrt(fro2),
+        "sigma_max": s[:, 0],
+        "sigma_min": s[:, -1],
+        "kappa": s[:, 0] / s[:, -1],
+        "pr": s2.sum(1) ** 2 / (s2**2).sum(1),
+        "fro": np.sqrt(s2.sum(1)),
     }
 
 

@@ -9,7 +9,8 @@ from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_to
 from resdyn.logs import Progress, setup_logging
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
-from resdyn.models.sources import compute_device, load_layer, load_prepared
+from resdyn.models.layer_files import single_token_block
+from resdyn.models.sources import compute_device, load_prepared
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 torch.set_num_threads(snakemake.threads)
@@ -19,9 +20,8 @@ where = f"run {run}, layer {layer}"
 device = compute_device()
 states = np.load(snakemake.input.activations, mmap_mode="r")[:, 2 * layer]
 progress = Progress(log, len(states), f"{where} ({protocol}) Jacobians")
-if protocol == "single_token":  # only this block's weights are needed
-    model = load_layer(snakemake.input.model, layer, device=device)
-    block = Block(model, layer, architecture_of(model.config.model_type))
+if protocol == "single_token":  # only this block's weights, read without importing transformers
+    block = single_token_block(snakemake.input.model, layer, device=device)
     result = single_token_layer_stats(block, states, batch, where, progress)
 else:  # the earlier tokens' states come from a forward pass of the full model
     acc = JacobianAccumulator(d=states.shape[1])

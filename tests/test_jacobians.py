@@ -28,8 +28,7 @@ def _with_singular_values(s: np.ndarray, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kappa", [3.0, 1e3, 1e7])
-def test_gram_path_matches_the_svd_to_1e_9_at_any_conditioning(kappa):
-    # kappa = 1e7 puts the Gram error bound above GRAM_RTOL: those samples take the SVD path
+def test_statistics_hold_to_1e_9_at_the_conditioning_of_trained_jacobians(kappa):
     d = 96
     spectra = [np.geomspace(kappa, 1.0, d) * c for c in (0.5, 1.0, 2.0)]
     jac = torch.tensor(np.stack([_with_singular_values(s, i) for i, s in enumerate(spectra)]))

@@ -115,7 +115,8 @@ class Block:
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
-        self.scaling = float(attn.scaling)
+        # None for blocks read by layer_files.single_token_block: no query-key product there
+        self.scaling = None if attn.scaling is None else float(attn.scaling)
         self.softcap = getattr(cfg, "attn_logit_softcapping", None)
         # Gemma/OLMo/Qwen store a per-layer window on the attention module; Mistral applies config's to all.
         self.window = attn.sliding_window if hasattr(attn, "sliding_window") else getattr(cfg, "sliding_window", None)
@@ -159,6 +160,9 @@ class Block:
 
     def context(self, prefix: torch.Tensor) -> Context:
         """Context of a last token at position p = len(prefix), from the prefix's residual states (p, d)."""
+        if self.scaling is None:
+            raise ValueError("this block holds single-token weights only (no attention scaling or RoPE); "
+                             "build it from sources.load_layer for the in-context protocol")
         p = prefix.shape[0]
         cos, sin = rotary_tables(self.model, self.layer_idx, p + 1, self.dtype)
         keys, values = self.keys_values(self._attn_input(prefix.to(self.dtype)), cos[:p], sin[:p])
