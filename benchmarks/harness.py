@@ -207,13 +207,18 @@ def section_memory(args) -> None:
 
 
 def section_end_to_end(args) -> None:
+    import pandas as pd
+
     out = ROOT / "benchmarks" / "out"
-    wall = out / "make_run.tsv"
-    if not wall.is_file():
-        print("\n## End to end\n\nno `make run` recorded yet (benchmarks/out/make_run.tsv); run `make run` first")
+    record = out / "make_run.tsv"
+    runs = pd.read_csv(record, sep="\t") if record.is_file() else pd.DataFrame(columns=["jobs"])
+    runs = runs[runs["jobs"] > 0]
+    if runs.empty:
+        print("\n## End to end\n\nno `make run` that ran jobs is recorded in benchmarks/out/make_run.tsv; run `make run`")
         return
-    print("\n## End to end (last `make run`)\n")
-    print(wall.read_text().strip())
+    last = runs.iloc[-1]
+    print(f"\n## End to end\n\nlast `make run` ({last['finished']}): {last['wall_s']} s wall for {last['jobs']} jobs "
+          f"on {last['cpus']} CPUs")
     per_rule: dict[str, list[float]] = {}
     for f in out.rglob("*.tsv"):
         if f.name == "make_run.tsv":
@@ -224,7 +229,7 @@ def section_end_to_end(args) -> None:
             per_rule.setdefault(rule, []).append(float(lines[-1].split("\t")[0]))
     total = sum(sum(v) for v in per_rule.values())
     rows = [[rule, len(v), sum(v), sum(v) / total] for rule, v in sorted(per_rule.items(), key=lambda kv: -sum(kv[1]))]
-    table("Job wall time by rule (sum over jobs; two jobs run at once on 2 cores)",
+    table("Job wall time by rule (sum over jobs of their benchmark files; jobs overlap on several cores)",
           ["rule", "jobs", "s (sum)", "share"], rows)
 
 
