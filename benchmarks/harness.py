@@ -19,17 +19,23 @@ Machines here are shared: compare ratios within one run, not seconds across runs
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import numpy as np
-import torch
+# One BLAS thread everywhere, as in the workflow's jobs: numpy's OpenBLAS would otherwise use
+# every core while torch is held to --threads, which flatters numpy in the comparisons.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -244,7 +250,8 @@ def main(argv=None) -> None:
     ap.add_argument("--samples-rss", type=int, default=128, help="N of the memory section (and 4N)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--leiden-d", type=int, default=4096)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (jobs run with 1)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (jobs run with 1; BLAS threads: "
+                    "OMP_NUM_THREADS, default 1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"# resdyn performance harness — torch {torch.__version__}, {args.threads} thread(s), "

@@ -9,16 +9,29 @@ import argparse
 import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from resdyn.jacobians import single_token_layer_stats
+from resdyn.memory import fixed_mmap_threshold
 from resdyn.models.layer_files import single_token_block
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """Peak resident memory of this process so far, MB.
+
+    VmHWM belongs to this program's own address space; ru_maxrss would start from the
+    parent's size at fork (Linux carries it across exec), hiding this process's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def main() -> None:
@@ -29,6 +42,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    fixed_mmap_threshold()  # as the jacobian_layer rule does
     block = single_token_block(args.model, args.layer)
     states = np.load(args.activations, mmap_mode="r")[:, 2 * args.layer]
     baseline = rss_mb()

@@ -7,12 +7,14 @@ from resdyn.corpus import read_jsonl
 from resdyn.io import save_npz
 from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
+from resdyn.memory import fixed_mmap_threshold
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import compute_device, load_prepared
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
+fixed_mmap_threshold()  # peak memory flat in N
 torch.set_num_threads(snakemake.threads)
 run, layer = snakemake.wildcards.run, int(snakemake.wildcards.layer)
 protocol, batch = snakemake.params.protocol, snakemake.params.batch_size
