@@ -9,7 +9,6 @@ are left out (a lone token attends only to itself), so such a block refuses a co
 """
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
+from resdyn.models.sources import ModelSourceError, layer_tensors, prepared_config
 
 # config `hidden_act` / `hidden_activation` -> the function transformers' ACT2FN gives
 ACTIVATIONS = {
@@ -31,8 +31,8 @@ ACTIVATIONS = {
 }
 
 
-class LayerFileError(ValueError):
-    pass
+# Errors reading a prepared folder are the model sources' errors.
+LayerFileError = ModelSourceError
 
 
 def _activation(cfg: dict):
@@ -40,19 +40,6 @@ def _activation(cfg: dict):
     if name not in ACTIVATIONS:
         raise LayerFileError(f"MLP activation {name!r} is not known to the single-token loader; known: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
-
-
-def _layer_tensors(path: Path, layer_idx: int, device) -> dict[str, torch.Tensor]:
-    from safetensors import safe_open
-
-    prefix = f"model.layers.{layer_idx}."
-    tensors = {}
-    for file in sorted(path.glob("*.safetensors")):
-        with safe_open(file, "pt", device=str(device)) as f:
-            tensors.update({k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)})
-    if not tensors:
-        raise LayerFileError(f"no weights for layer {layer_idx} in {path}")
-    return tensors
 
 
 def _modules(tensors: dict[str, torch.Tensor], eps: float) -> SimpleNamespace:
@@ -72,15 +59,13 @@ def _modules(tensors: dict[str, torch.Tensor], eps: float) -> SimpleNamespace:
 def single_token_block(path, layer_idx: int, device: torch.device | str = "cpu", dtype=torch.float32) -> Block:
     """`Block` of layer `layer_idx` of a prepared folder, usable for single-token Jacobians only."""
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise LayerFileError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
-    cfg = json.loads((path / "config.json").read_text())
+    cfg = prepared_config(path)
     cfg = cfg.get("text_config", cfg)
     arch = architecture_of(cfg["model_type"])
     n_layers = int(cfg["num_hidden_layers"])
     if not 0 <= layer_idx < n_layers:
         raise LayerFileError(f"layer {layer_idx} out of range: {path} has {n_layers} layers")
-    layer = _modules(_layer_tensors(path, layer_idx, device), float(cfg["rms_norm_eps"]))
+    layer = _modules(layer_tensors(path, layer_idx, device), float(cfg["rms_norm_eps"]))
     layer.self_attn.scaling = None  # no query-key product for a lone token
     layer.self_attn.sliding_window = None
     layer.mlp.act_fn = _activation(cfg)

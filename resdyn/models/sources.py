@@ -136,14 +136,33 @@ def compute_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def prepared_config(path: Path) -> dict:
+    """config.json of a prepared folder, with a clear error where there is none."""
+    if not (path / "config.json").is_file():
+        raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
+    return json.loads((path / "config.json").read_text())
+
+
+def layer_tensors(path: Path, layer_idx: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Block `layer_idx`'s tensors from a prepared folder's safetensors, names relative to the block."""
+    from safetensors import safe_open
+
+    prefix = f"model.layers.{layer_idx}."
+    tensors = {}
+    for file in sorted(path.glob("*.safetensors")):
+        with safe_open(file, "pt", device=str(device)) as f:
+            tensors.update({k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)})
+    if not tensors:
+        raise ModelSourceError(f"no weights for layer {layer_idx} in {path}")
+    return tensors
+
+
 def load_prepared(path, attn_implementation: str = "eager", device: torch.device | str = "cpu"):
     """Model (eval, float32, on `device`) and tokenizer from a prepared folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
-    architecture_of(json.loads((path / "config.json").read_text())["model_type"])
+    architecture_of(prepared_config(path)["model_type"])
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
@@ -156,23 +175,15 @@ def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
     Enough for `Block` (which reads one layer, the config and the rotary tables) and
     ~50× cheaper than loading a model whose embedding dominates its size (Gemma's 262k vocab).
     """
-    from safetensors import safe_open
     from transformers import AutoConfig, AutoModelForCausalLM
 
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelSourceError(f"no prepared model at {path} (missing config.json); run the prepare_model rule")
+    prepared_config(path)
     cfg = AutoConfig.from_pretrained(path, local_files_only=True)
     architecture_of(cfg.model_type)
+    weights = layer_tensors(path, layer_idx, device)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
-    prefix = f"model.layers.{layer_idx}."
-    weights = {}
-    for file in sorted(path.glob("*.safetensors")):
-        with safe_open(file, "pt", device=str(device)) as tensors:
-            weights.update({k[len(prefix):]: tensors.get_tensor(k) for k in tensors.keys() if k.startswith(prefix)})
-    if not weights:
-        raise ModelSourceError(f"no weights for layer {layer_idx} in {path}")
     model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
     with torch.device(device):  # the rotary tables are computed at construction, not stored
         model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)
