@@ -103,4 +103,3 @@ def single_token_layer_stats(block: Block, states, batch_size: int, where: str, 
         if progress is not None:
             progress(len(ids))
     return acc.result()
-

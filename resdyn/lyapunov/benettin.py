@@ -33,7 +33,6 @@ class BenettinResult:
     contributions: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (E, k)
     state_change: np.ndarray | None = None  # (n_steps, E) ||z_{t+1} - z_t||
     final_state: torch.Tensor | None = None
-    final_frame: torch.Tensor | None = None  # (E, n, k): pass as `probes` to continue the orbit
     n_nonfinite: int = 0
 
 
@@ -118,6 +117,5 @@ def benettin(
         contributions={name: (c * scale).cpu().numpy() for name, c in contrib.items()},
         state_change=change,
         final_state=z,
-        final_frame=q,
         n_nonfinite=0,
     )
