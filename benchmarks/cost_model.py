@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from timing import best_of
 
 # Hub config.json values of the supported paper models (hidden, intermediate, layers, parameters)
 PAPER_MODELS = {
@@ -36,16 +37,6 @@ N_SAMPLES = 1000
 A100_FP32, A100_FP64 = 19.5e12, 9.7e12
 SCHUR = dict(doses=7, draws=4, modes=2, rank=512)  # config/paper.yaml
 COMMUNITY_METHODS = 4
-
-
-def seconds(fn, repeats: int = 2) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def measure(d: int) -> dict[str, float]:
@@ -64,18 +55,18 @@ def measure(d: int) -> dict[str, float]:
     product = TruncatedProduct(k)
     product.right_multiply(Jc)
     return {
-        "gemm32": 2 * d**3 / seconds(lambda: a32 @ a32, 5),
-        "gemm64": 2 * d**3 / seconds(lambda: a64 @ a64, 5),
-        "svdvals64": 8 / 3 * d**3 / seconds(lambda: torch.linalg.svdvals(a64)),
-        "schur": seconds(lambda: complex_schur(J), 1),
-        "eigvals": seconds(lambda: sla.eigvals(J), 1),
-        "svd_layer": seconds(lambda: sla.svdvals(J), 1),
-        "truncated_update": seconds(lambda: product.right_multiply(Jc), 2),
-        "leiden_4096": _leiden_seconds(),
+        "gemm32": 2 * d**3 / best_of(lambda: a32 @ a32, 5),
+        "gemm64": 2 * d**3 / best_of(lambda: a64 @ a64, 5),
+        "svdvals64": 8 / 3 * d**3 / best_of(lambda: torch.linalg.svdvals(a64)),
+        "schur": best_of(lambda: complex_schur(J), 1),
+        "eigvals": best_of(lambda: sla.eigvals(J), 1),
+        "svd_layer": best_of(lambda: sla.svdvals(J), 1),
+        "truncated_update": best_of(lambda: product.right_multiply(Jc), 2),
+        "leiden_4096": _leiden_best_of(),
     }
 
 
-def _leiden_seconds() -> float:
+def _leiden_best_of() -> float:
     from resdyn.communities import detect
     from resdyn.graphs import correlation_graph
 

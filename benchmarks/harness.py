@@ -42,19 +42,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import bench_jacobian as bj  # noqa: E402
+from timing import best_of  # noqa: E402
 
 SECTIONS = ("jacobian", "stats", "schur", "leiden", "memory", "end_to_end")
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    """Smallest wall time of `repeats` calls after one warm-up (the least disturbed by neighbours)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -82,7 +72,17 @@ def section_jacobian(args) -> None:
 
 def _jacobians(args) -> torch.Tensor:
     """Closed-form Jacobians (float64) of the chosen block: at real residual states when
-    --activations is given, else at seeded synthetic states."""
+    --activations is given, else at seeded synthetic states. Made once, shared by sections."""
+    key = (args.model, args.activations, args.layer, args.samples)
+    if key not in _JACOBIANS:
+        _JACOBIANS[key] = _make_jacobians(args)
+    return _JACOBIANS[key]
+
+
+_JACOBIANS: dict = {}
+
+
+def _make_jacobians(args) -> torch.Tensor:
     model = bj.load_model(args.model)
     if not args.activations:
         return bj.closed_form_jacobians(model, args.layer, args.samples).double()
