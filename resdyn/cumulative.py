@@ -124,9 +124,12 @@ def new_product(method: str = "exact", rank: int = 512):
     raise ValueError(f"cumulative method must be one of {METHODS}, got {method!r}")
 
 
-def henrici_of_product(product) -> float:
-    """Henrici departure sqrt(||P||^2 - sum|lambda|^2) / ||P||_F of a (normalised) product."""
-    s = product.singular_values()
+def henrici_of_product(product, singular_values: np.ndarray | None = None) -> float:
+    """Henrici departure sqrt(||P||^2 - sum|lambda|^2) / ||P||_F of a (normalised) product.
+
+    `singular_values` may pass the product's, when the caller has them already.
+    """
+    s = product.singular_values() if singular_values is None else singular_values
     fro2 = float(np.sum(s**2))
     eig2 = float(np.sum(np.abs(product.eigenvalues()) ** 2))
     return float(np.sqrt(max(fro2 - eig2, 0.0) / fro2))

@@ -39,6 +39,7 @@ rule schur_sweep:
         doses=SCHUR_DOSES,
         draws=SCHUR.get("draws", 4),
         seed=SCHUR.get("seed", 0),
+        precision=SCHUR.get("precision", "single"),
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
     script:

@@ -242,3 +242,17 @@ def test_mode_r_dose_equals_mode_j_dose():
     r = dose_sweep(forms_for(Js, "R"), "R", "dose", DOSES)
     for column in ("erank", "log10_fro", "henrici"):
         np.testing.assert_allclose(r[column], j[column], rtol=1e-8, atol=1e-10)
+
+
+def test_single_precision_products_agree_with_double():
+    # The workflow recomposes in complex64: same rows as complex128 to float32 accuracy.
+    Js = random_stack(seed=11)
+    forms = forms_for(Js, "J")
+    kw = dict(construction=CONSTRUCTIONS, doses=DOSES, draws=2, seed=5)
+    single = dose_sweep(forms, "J", precision="single", **kw)
+    double = dose_sweep(forms, "J", precision="double", **kw)
+    for col in ("erank", "log10_fro", "henrici"):
+        np.testing.assert_allclose(single[col], double[col], rtol=2e-5)
+    assert not np.array_equal(single["erank"], double["erank"])  # the single path did run
+    with pytest.raises(ValueError, match="precision"):
+        dose_sweep(forms, "J", "dose", [1], precision="half")
