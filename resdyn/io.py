@@ -10,12 +10,10 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
-
-if TYPE_CHECKING:  # pandas costs ~0.6 s to import; the Jacobian jobs write no tables
-    import pandas as pd
+import pandas as pd
 
 
 @contextmanager
