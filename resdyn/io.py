@@ -10,10 +10,12 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs ~0.6 s to import; the Jacobian jobs write no tables
+    import pandas as pd
 
 
 @contextmanager
