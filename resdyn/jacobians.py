@@ -84,7 +84,7 @@ class JacobianAccumulator:
         j64 = jac.double()
         self.sum_J = self.sum_J + j64.sum(0)
         self.sum_col_norm = self.sum_col_norm + torch.linalg.vector_norm(j64, dim=1).sum(0)
-        for name, values in singular_value_stats(jac).items():
+        for name, values in singular_value_stats(j64).items():
             self.per_sample[name].append(values)
         self.n += jac.shape[0]
 
