@@ -90,3 +90,26 @@ def test_single_layer_load_gives_the_same_block(tmp_path, model_type):
                                in_context_jacobian(Block(full, 1, arch), prefix))
     with pytest.raises(ModelSourceError, match="no weights for layer 9"):
         load_layer(tmp_path / "t", 9)
+
+
+def test_one_gguf_parse_shares_a_reader_per_file_and_restores_gguf(tmp_path):
+    import gguf
+
+    from resdyn.models.sources import _one_gguf_parse
+
+    paths = []
+    for name in ("a.gguf", "b.gguf"):
+        writer = gguf.GGUFWriter(tmp_path / name, arch="llama")
+        writer.add_block_count(2)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.close()
+        paths.append(tmp_path / name)
+    original = gguf.GGUFReader
+    with _one_gguf_parse():
+        first = gguf.GGUFReader(paths[0])
+        assert gguf.GGUFReader(str(paths[0])) is first  # parsed once, whatever the path's spelling
+        assert gguf.GGUFReader(paths[1]) is not first
+        assert int(first.fields["llama.block_count"].parts[-1][0]) == 2
+    assert gguf.GGUFReader is original
+    assert isinstance(gguf.GGUFReader(paths[0]), original)

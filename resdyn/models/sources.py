@@ -14,6 +14,7 @@ import importlib.util
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -112,8 +113,9 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
                     for part in parts:
                         with open(part, "rb") as piece:
                             shutil.copyfileobj(piece, whole)
-            model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
+            with _one_gguf_parse():
+                model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
+                tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
     elif source == "init":
         if "config" in spec:
             cfg = AutoConfig.for_model(**spec["config"])
@@ -129,6 +131,32 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
     else:
         raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
     _save(model, tokenizer, out_dir)
+
+
+@contextmanager
+def _one_gguf_parse():
+    """Share one gguf.GGUFReader per file while transformers loads it.
+
+    transformers reads a GGUF file three times (config, weights, tokenizer), and each read
+    parses every metadata field again: ~10 s for Gemma 3's 262k-token vocabulary. The reader
+    only reads, so one per file serves all three.
+    """
+    import gguf
+
+    original = gguf.GGUFReader
+    readers = {}
+
+    def shared_reader(path, mode="r"):
+        key = (str(Path(path).resolve()), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = shared_reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
 
 
 def compute_device() -> torch.device:
