@@ -231,9 +231,10 @@ class Block:
         g, u = _linear(x, self.gate), _linear(x, self.up)
         act, act_grad = torch.func.jvp(self.act, (g,), (torch.ones_like(g),))
         # W_down [diag(act'(g)⊙u) W_gate + diag(act(g)) W_up]: the two paths are summed in the
-        # (f × d) factor first, so the only large GEMM is one (d × f)(f × d) per sample
-        inner = (act_grad * u)[:, :, None] * self.gate[0] + act[:, :, None] * self.up[0]
-        mlp = self.down[0] @ _right_norm(inner, self.mlp_norm, h1)
+        # (f × d) factor first (two passes over it), so the only large GEMM is one (d × f)(f × d)
+        # per sample; the norm's Jacobian is applied after it, on d × d instead of f × d.
+        inner = torch.addcmul(act[:, :, None] * self.up[0], (act_grad * u)[:, :, None], self.gate[0])
+        mlp = _right_norm(self.down[0] @ inner, self.mlp_norm, h1)
         m = _linear(act * u, self.down)
         mlp = _left_norm(self.post_mlp_norm, m, mlp)
         return j_attn + mlp @ j_attn
