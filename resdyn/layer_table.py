@@ -24,7 +24,8 @@ def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds) -> tu
         if k > d:
             raise ValueError(f"spectra.k = {k} exceeds the hidden size d = {d} of run {run!r}")
         R = mean_J - np.eye(d)
-        eJ, eR = spectra.eigenvalues(mean_J), spectra.eigenvalues(R)
+        eJ = spectra.eigenvalues(mean_J)
+        eR = eJ - 1.0  # the spectrum of R = J - I is J's shifted: one eigensolve, not two
         uJ, vJ = spectra.top_singular_subspaces(mean_J, k)
         uR, vR = spectra.top_singular_subspaces(R, k)
         row = {"run": run, "layer": layer, "d": d, **spectra.eigen_summary(eJ)}
