@@ -3,15 +3,13 @@ import numpy as np
 import pytest
 import torch
 
+from known_spectra import with_singular_values
 from resdyn.jacobians import JacobianAccumulator, singular_value_stats
 
 
 def test_singular_value_stats_on_a_known_spectrum():
-    rng = np.random.default_rng(0)
-    u = np.linalg.qr(rng.normal(size=(6, 6)))[0]
-    v = np.linalg.qr(rng.normal(size=(6, 6)))[0]
     s = np.array([4.0, 2.0, 1.0, 1.0, 0.5, 0.25])
-    stats = singular_value_stats(torch.tensor(u @ np.diag(s) @ v.T)[None])
+    stats = singular_value_stats(torch.tensor(with_singular_values(s, 0))[None])
     assert stats["sigma_max"][0] == pytest.approx(4.0) and stats["sigma_min"][0] == pytest.approx(0.25)
     assert stats["kappa"][0] == pytest.approx(16.0)
     assert stats["pr"][0] == pytest.approx((s**2).sum() ** 2 / (s**4).sum())
@@ -20,18 +18,11 @@ def test_singular_value_stats_on_a_known_spectrum():
     assert singular_value_stats(torch.eye(5)[None])["pr"][0] == pytest.approx(5.0)
 
 
-def _with_singular_values(s: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    u = np.linalg.qr(rng.normal(size=(len(s), len(s))))[0]
-    v = np.linalg.qr(rng.normal(size=(len(s), len(s))))[0]
-    return u @ np.diag(s) @ v.T
-
-
 @pytest.mark.parametrize("kappa", [3.0, 1e3, 1e7])
 def test_statistics_hold_to_1e_9_at_the_conditioning_of_trained_jacobians(kappa):
     d = 96
     spectra = [np.geomspace(kappa, 1.0, d) * c for c in (0.5, 1.0, 2.0)]
-    jac = torch.tensor(np.stack([_with_singular_values(s, i) for i, s in enumerate(spectra)]))
+    jac = torch.tensor(np.stack([with_singular_values(s, i) for i, s in enumerate(spectra)]))
     stats = singular_value_stats(jac)
     for i, s in enumerate(spectra):
         ref = np.linalg.svd(jac[i].numpy(), compute_uv=False)
@@ -43,7 +34,7 @@ def test_statistics_hold_to_1e_9_at_the_conditioning_of_trained_jacobians(kappa)
 
 
 def test_singular_matrix_has_zero_sigma_min():
-    jac = torch.tensor(_with_singular_values(np.array([2.0, 1.0, 0.5, 0.0]), 3))[None]
+    jac = torch.tensor(with_singular_values(np.array([2.0, 1.0, 0.5, 0.0]), 3))[None]
     stats = singular_value_stats(jac)
     assert stats["sigma_min"][0] == pytest.approx(0.0, abs=1e-15)
     assert stats["sigma_max"][0] == pytest.approx(2.0, rel=1e-12)
