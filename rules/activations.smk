@@ -13,7 +13,8 @@ rule extract_activations:
         "benchmarks/out/extract_activations/{run}.tsv"
     conda:
         "../envs/gpu.yaml"
-    threads: 2
+    threads: 1  # on a busy laptop core it never waits for two cores to be free at once
+    priority: PRIORITY["activations"]
     resources:
         **job_resources("gpu_forward"),
     params:

@@ -29,6 +29,19 @@ wildcard_constraints:
     name=r"[a-z0-9_]+",
 
 
+# Local scheduling: among the jobs that are ready, Snakemake starts those of highest priority
+# (clusters submit every ready job, so this matters on a laptop). The activations unblock
+# the Jacobians; the Jacobians finish the runs one at a time (config order), so that each
+# run's statistics (the Schur sweep is the longest job of a run) start while the next run's
+# Jacobians go on, instead of all piling up at the end; everything else (Lyapunov
+# exponents, which need only the model) keeps priority 0 and fills the idle cores.
+PRIORITY = {"activations": 40, "run_statistics": 30, "jacobians": 10}
+
+
+def jacobian_priority(wildcards):
+    return PRIORITY["jacobians"] + len(RUNS) - RUNS.index(wildcards.run)
+
+
 def model_config(run):
     """The prepared model's config.json (waits on the prepare_model checkpoint)."""
     folder = checkpoints.prepare_model.get(run=run).output.model

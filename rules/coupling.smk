@@ -29,6 +29,7 @@ rule coupling_tests:
         "benchmarks/out/coupling_tests/{run}.tsv"
     conda:
         "../envs/graph.yaml"
+    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:

@@ -27,6 +27,7 @@ rule cumulative:
     conda:
         "../envs/graph.yaml"
     threads: 1
+    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:

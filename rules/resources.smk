@@ -18,7 +18,7 @@ from snakemake.io import expand as _expand
 RESOURCE_CLASSES = (
     "prepare",  # download/convert weights to a float32 HF folder (CPU)
     "gpu_forward",  # forward passes over the corpus (activations)
-    "gpu_jacobian",  # per-sample d x d Jacobians of one layer (+ their SVDs)
+    "gpu_jacobian",  # per-sample d x d Jacobians of one layer or chunk (+ their statistics)
     "cpu_dense",  # d x d linear algebra over all layers (spectra, cumulative, coupling)
     "cpu_schur",  # Schur surgery of one mode: every dose x draw product composed at once
     "light",  # tables, figures, corpus
@@ -103,7 +103,8 @@ def _needs(kind, run, attempt):
         mem, minutes = 1.5 * weights + acts + 4000, 15 + n * params / 1e9 * 0.01
     elif kind == "gpu_jacobian":
         mem = 1.5 * weights + acts + 40 * dense + 4000
-        minutes = 15 + n * (0.02 * w**2 + 0.03 * w**3)
+        layers = config["jacobians"].get("layers_per_job", 1)  # a job's layers run one after another
+        minutes = 15 + layers * n * (0.02 * w**2 + 0.03 * w**3)
     elif kind == "cpu_dense":
         mem = 2 * acts + 60 * dense + 2000
         minutes = 30 + n_layers * 5 * w**3

@@ -32,6 +32,7 @@ rule schur_sweep:
     conda:
         "../envs/graph.yaml"
     threads: 1
+    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_schur"),
     params:

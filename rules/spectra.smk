@@ -16,6 +16,7 @@ rule spectra:
         "benchmarks/out/spectra/{run}.tsv"
     conda:
         "../envs/graph.yaml"
+    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:

@@ -1,4 +1,6 @@
-"""Per-sample Jacobians of one block, streamed into the layer's statistics file."""
+"""Per-sample Jacobians of one block or a chunk of blocks, streamed into each layer's statistics file."""
+import os
+
 import numpy as np
 import torch
 
@@ -16,22 +18,27 @@ from resdyn.models.sources import compute_device, load_prepared
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 fixed_mmap_threshold()  # peak memory flat in N
 torch.set_num_threads(snakemake.threads)
-run, layer = snakemake.wildcards.run, int(snakemake.wildcards.layer)
-protocol, batch = snakemake.params.protocol, snakemake.params.batch_size
-where = f"run {run}, layer {layer}"
+run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
-states = np.load(snakemake.input.activations, mmap_mode="r")[:, 2 * layer]
-progress = Progress(log, len(states), f"{where} ({protocol}) Jacobians")
-if protocol == "single_token":  # only this block's weights, read without importing transformers
-    block = single_token_block(snakemake.input.model, layer, device=device)
-    result = single_token_layer_stats(block, states, batch, where, progress)
-else:  # the earlier tokens' states come from a forward pass of the full model
-    acc = JacobianAccumulator(d=states.shape[1])
+activations = np.load(snakemake.input.activations, mmap_mode="r")
+if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
-    block = Block(model, layer, architecture_of(model.config.model_type))
-    for i, ids in enumerate(tokenize(tokenizer, read_jsonl(snakemake.input.corpus))):
-        acc.add(in_context_jacobian(block, prefix_states(model, ids, layer))[None], [i], where)
-        progress()
-    result = acc.result()
-save_npz(snakemake.output[0], **result)
-log.info("done: %d samples", len(result["kappa"]))
+    token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus))
+
+for layer, path in zip(p.layers, p.layer_files):
+    where = f"run {run}, layer {layer}"
+    states = activations[:, 2 * layer]
+    progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
+    if p.protocol == "single_token":  # only this block's weights, read without importing transformers
+        block = single_token_block(snakemake.input.model, layer, device=device)
+        result = single_token_layer_stats(block, states, p.batch_size, where, progress)
+    else:
+        acc = JacobianAccumulator(d=states.shape[1])
+        block = Block(model, layer, architecture_of(model.config.model_type))
+        for i, ids in enumerate(token_ids):
+            acc.add(in_context_jacobian(block, prefix_states(model, ids, layer))[None], [i], where)
+            progress()
+        result = acc.result()
+    os.makedirs(os.path.dirname(path), exist_ok=True)  # a chunk's folder is a directory output
+    save_npz(path, **result)
+    log.info("%s done: %d samples", where, len(result["kappa"]))

@@ -23,6 +23,7 @@ _IGNORE = shutil.ignore_patterns(
 GPU_RULES = {
     "extract_activations",
     "jacobian_layer",
+    "jacobian_layers",  # jacobians.layers_per_job > 1
     "lyapunov_ftle",
     "lyapunov_spectrum",
     "lyapunov_attribution",
@@ -168,7 +169,7 @@ def derive_test_profile(dest: Path, env: dict | None = None, **overrides) -> Pat
     return dest
 
 
-def list_rules(cwd: Path) -> set[str]:
+def list_rules(cwd: Path, *args) -> set[str]:
     """Rule names of the workflow (`--list-rules` prints docstrings indented below)."""
-    out = snakemake(["--list-rules"], cwd=cwd).stdout
+    out = snakemake(["--list-rules", *args], cwd=cwd).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip() and not line[0].isspace()}
