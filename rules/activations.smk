@@ -11,10 +11,10 @@ rule extract_activations:
         "logs/extract_activations/{run}.log",
     benchmark:
         "benchmarks/out/extract_activations/{run}.tsv"
+    priority: PRIORITY["activations"]
     conda:
         "../envs/gpu.yaml"
     threads: 1  # on a busy laptop core it never waits for two cores to be free at once
-    priority: PRIORITY["activations"]
     resources:
         **job_resources("gpu_forward"),
     params:

@@ -62,6 +62,35 @@ def jacobian_files(wildcards):
     )
 
 
+# Jacobian shards (rules/jacobians.smk): one layer per job, or chunks of consecutive layers.
+LAYERS_PER_JOB = config["jacobians"].get("layers_per_job", 1)
+ONE_LAYER_PER_JOB = LAYERS_PER_JOB == 1
+JACOBIAN_SHARD = "layer_{layer}" if ONE_LAYER_PER_JOB else "layers_{first}-{last}"
+
+
+def layers_of_shard(wildcards):
+    if ONE_LAYER_PER_JOB:
+        return [int(wildcards.layer)]
+    return list(range(int(wildcards.first), int(wildcards.last) + 1))
+
+
+def layer_files_of_shard(wildcards, output):
+    """Where the job writes each of its layers (the file itself, or files in the chunk folder)."""
+    if ONE_LAYER_PER_JOB:
+        return list(output)
+    return [
+        f"{output[0]}/layer_{layer:02d}.npz" for layer in layers_of_shard(wildcards)
+    ]
+
+
+def chunk_of_layer(wildcards):
+    """The chunk folder that holds this layer: chunks start at multiples of layers_per_job."""
+    layer = int(wildcards.layer)
+    first = layer - layer % LAYERS_PER_JOB
+    last = min(first + LAYERS_PER_JOB, n_layers(wildcards.run)) - 1
+    return f"results/{wildcards.run}/jacobian_chunks/layers_{first:02d}-{last:02d}"
+
+
 def table_file(name):
     return f"results/tables/{name}.csv"
 

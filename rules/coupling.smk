@@ -27,9 +27,9 @@ rule coupling_tests:
         "logs/coupling_tests/{run}.log",
     benchmark:
         "benchmarks/out/coupling_tests/{run}.tsv"
+    priority: PRIORITY["run_statistics"]
     conda:
         "../envs/graph.yaml"
-    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:

@@ -24,10 +24,10 @@ rule cumulative:
         "logs/cumulative/{run}.log",
     benchmark:
         "benchmarks/out/cumulative/{run}.tsv"
+    priority: PRIORITY["run_statistics"]
     conda:
         "../envs/graph.yaml"
     threads: 1
-    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:

@@ -6,31 +6,6 @@
 # local copy step puts each layer's file at its public path. Each job pays ~3 s to start
 # (mostly `import torch`), a quarter of a one-layer job at the embedded default.
 
-LAYERS_PER_JOB = config["jacobians"].get("layers_per_job", 1)
-ONE_LAYER_PER_JOB = LAYERS_PER_JOB == 1
-JACOBIAN_SHARD = "layer_{layer}" if ONE_LAYER_PER_JOB else "layers_{first}-{last}"
-
-
-def layers_of_shard(wildcards):
-    if ONE_LAYER_PER_JOB:
-        return [int(wildcards.layer)]
-    return list(range(int(wildcards.first), int(wildcards.last) + 1))
-
-
-def layer_files_of_shard(wildcards, output):
-    """Where the job writes each of its layers (the file itself, or files in the chunk folder)."""
-    if ONE_LAYER_PER_JOB:
-        return list(output)
-    return [f"{output[0]}/layer_{layer:02d}.npz" for layer in layers_of_shard(wildcards)]
-
-
-def chunk_of_layer(wildcards):
-    """The chunk folder that holds this layer: chunks start at multiples of layers_per_job."""
-    layer = int(wildcards.layer)
-    first = layer - layer % LAYERS_PER_JOB
-    last = min(first + LAYERS_PER_JOB, n_layers(wildcards.run)) - 1
-    return f"results/{wildcards.run}/jacobian_chunks/layers_{first:02d}-{last:02d}"
-
 
 rule:
     name:
@@ -52,12 +27,12 @@ rule:
     wildcard_constraints:
         first=r"\d+",
         last=r"\d+",
+    priority: jacobian_priority
     conda:
         "../envs/gpu.yaml"
     threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
     resources:
         **job_resources("gpu_jacobian"),
-    priority: jacobian_priority
     params:
         protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
         batch_size=config["jacobians"]["batch_size"],
@@ -74,6 +49,10 @@ if not ONE_LAYER_PER_JOB:
             chunk_of_layer,
         output:
             "results/{run}/jacobians/layer_{layer}.npz",
+        log:
+            "logs/jacobian_layer/{run}/layer_{layer}_copy.log",
         localrule: True
+        conda:
+            "../envs/graph.yaml"
         shell:
-            "cp {input}/layer_{wildcards.layer}.npz {output}"
+            "cp {input}/layer_{wildcards.layer}.npz {output} 2> {log}"

@@ -103,7 +103,8 @@ def _needs(kind, run, attempt):
         mem, minutes = 1.5 * weights + acts + 4000, 15 + n * params / 1e9 * 0.01
     elif kind == "gpu_jacobian":
         mem = 1.5 * weights + acts + 40 * dense + 4000
-        layers = config["jacobians"].get("layers_per_job", 1)  # a job's layers run one after another
+        # a job's layers run one after another
+        layers = config["jacobians"].get("layers_per_job", 1)
         minutes = 15 + layers * n * (0.02 * w**2 + 0.03 * w**3)
     elif kind == "cpu_dense":
         mem = 2 * acts + 60 * dense + 2000

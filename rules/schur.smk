@@ -29,10 +29,10 @@ rule schur_sweep:
         "benchmarks/out/schur_sweep/{run}_{mode}.tsv"
     wildcard_constraints:
         mode="|".join(SCHUR_MODES),
+    priority: PRIORITY["run_statistics"]
     conda:
         "../envs/graph.yaml"
     threads: 1
-    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_schur"),
     params:

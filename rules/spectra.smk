@@ -14,9 +14,9 @@ rule spectra:
         "logs/spectra/{run}.log",
     benchmark:
         "benchmarks/out/spectra/{run}.tsv"
+    priority: PRIORITY["run_statistics"]
     conda:
         "../envs/graph.yaml"
-    priority: PRIORITY["run_statistics"]
     resources:
         **job_resources("cpu_dense"),
     params:
