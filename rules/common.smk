@@ -5,8 +5,14 @@ import os
 import sys
 
 # Scripts import resdyn from this checkout, also inside per-rule conda envs and cluster jobs
-# (which inherit the environment), without installing the package there.
-os.environ.update(PYTHONPATH=workflow.basedir)
+# (which inherit the environment), without installing the package there. The checkout goes
+# first; whatever the user had on PYTHONPATH stays after it.
+_user_pythonpath = [
+    p
+    for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if p and p != workflow.basedir
+]
+os.environ["PYTHONPATH"] = os.pathsep.join([workflow.basedir, *_user_pythonpath])
 sys.path.insert(0, workflow.basedir)
 
 from resdyn.config_checks import check_config
