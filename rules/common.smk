@@ -12,7 +12,7 @@ _user_pythonpath = [
     for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if p and p != workflow.basedir
 ]
-os.environ["PYTHONPATH"] = os.pathsep.join([workflow.basedir, *_user_pythonpath])
+os.environ.update(PYTHONPATH=os.pathsep.join([workflow.basedir, *_user_pythonpath]))
 sys.path.insert(0, workflow.basedir)
 
 from resdyn.config_checks import check_config
