@@ -44,6 +44,8 @@ rule:
 
 if not ONE_LAYER_PER_JOB:
 
+    # A copy, not a link: a hard link keeps the chunk file's time, older than the chunk
+    # folder's own stamp, so Snakemake would rerun it every time.
     rule jacobian_layer_file:
         input:
             chunk_of_layer,
