@@ -18,6 +18,21 @@ if TYPE_CHECKING:  # pandas costs ~0.6 s to import; the Jacobian jobs write no t
     import pandas as pd
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def give_umask_mode(path: str | os.PathLike) -> None:
+    """Give a file, or a folder and everything in it, the mode an ordinary write would
+    (0o666 / 0o777 less the umask): temporary files and folders are made 0o600 / 0o700,
+    which would hide results from the rest of a group on a shared file system."""
+    umask, path = _umask(), Path(path)
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
@@ -27,6 +42,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        give_umask_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -34,6 +34,20 @@ def test_init_from_literal_config_is_seeded(tmp_path):
     assert torch.equal(pa[name], pb[name]) and not torch.equal(pa[name], pc[name])
 
 
+def test_prepared_folder_takes_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        materialise("a", {"source": "init", "seed": 0, "config": tiny_config("llama")}, tmp_path / "a")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "a", *(tmp_path / "a").iterdir()]}
+    assert modes.pop("a") == 0o755  # not mkdtemp's 0o700: a group on a shared file system can read it
+    assert "model.safetensors" in modes and set(modes.values()) == {0o644}, modes
+
+
 def test_init_from_base_keeps_architecture_and_changes_weights(tmp_path):
     materialise("base", {"source": "init", "seed": 0, "config": tiny_config("olmo2")}, tmp_path / "base")
     materialise("null", {"source": "init", "seed": 1, "base": "base"}, tmp_path / "null", base_dir=tmp_path / "base")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from resdyn.io import give_umask_mode
 from resdyn.models.architectures import architecture_of
 
 
@@ -59,6 +60,7 @@ def _save(model, tokenizer, out_dir: Path) -> None:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        give_umask_mode(tmp)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
