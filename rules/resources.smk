@@ -103,9 +103,7 @@ def _needs(kind, run, attempt):
         mem, minutes = 1.5 * weights + acts + 4000, 15 + n * params / 1e9 * 0.01
     elif kind == "gpu_jacobian":
         mem = 1.5 * weights + acts + 40 * dense + 4000
-        # a job's layers run one after another
-        layers = config["jacobians"].get("layers_per_job", 1)
-        minutes = 15 + layers * n * (0.02 * w**2 + 0.03 * w**3)
+        minutes = 15 + n * (0.02 * w**2 + 0.03 * w**3)
     elif kind == "cpu_dense":
         mem = 2 * acts + 60 * dense + 2000
         minutes = 30 + n_layers * 5 * w**3
@@ -130,8 +128,11 @@ def _largest_run():
     return max(RUNS, key=lambda r: model_shape(r)[0])
 
 
-def job_resources(kind):
+def job_resources(kind, repeats=1):
     """Resource functions {mem_mb, runtime} for a rule of class `kind`.
+
+    A job that does `repeats` units of the class one after another (several Jacobian
+    layers) needs the memory of one and `repeats` times the wall time.
 
     Rules with a {run} wildcard are sized for that run; rules over all runs (combined
     tables, figures) for the largest run."""
@@ -143,5 +144,6 @@ def job_resources(kind):
 
     return {
         "mem_mb": lambda wildcards, attempt: _needs(kind, _run(wildcards), attempt)[0],
-        "runtime": lambda wildcards, attempt: _needs(kind, _run(wildcards), attempt)[1],
+        "runtime": lambda wildcards, attempt: repeats
+        * _needs(kind, _run(wildcards), attempt)[1],
     }

@@ -122,17 +122,20 @@ def test_profile_gpu_rules_exist_in_workflow(tmp_path):
     assert gpu_like <= GPU_RULES, f"Lyapunov rules without a GPU request: {sorted(gpu_like - GPU_RULES)}"
 
 
-@pytest.fixture(scope="module")
-def paper_plan(tmp_path_factory):
-    """Dry run of config/paper.yaml with the A100 profile, models 'prepared'."""
-    wd = copy_workflow(tmp_path_factory.mktemp("paper") / "wf")
+def _plan_paper(wd: Path, configfile: str = "config/paper.yaml"):
+    """Dry run of `configfile` with the A100 profile, the paper's models 'prepared'."""
     for run, cfg in PAPER_MODELS.items():
         folder = wd / "resources" / "models" / run
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.json").write_text(json.dumps(cfg))
-    planned, counts, text = dry_run(wd, "--profile", "profiles/slurm-a100", "--configfile", "config/paper.yaml")
+    planned, counts, text = dry_run(wd, "--profile", "profiles/slurm-a100", "--configfile", configfile)
     assert planned, text[-3000:]
     return planned, counts
+
+
+@pytest.fixture(scope="module")
+def paper_plan(tmp_path_factory):
+    return _plan_paper(copy_workflow(tmp_path_factory.mktemp("paper") / "wf"))
 
 
 def _sbatch_flags(job) -> str:
@@ -199,3 +202,25 @@ def test_paper_resources_scale_with_the_model(paper_plan):
         assert big["mem_mb"] > small["mem_mb"] and big["runtime"] >= small["runtime"], (rule, big, small)
         # an 8B model's float32 weights do not fit in less than ~32 GB of host memory
         assert big["mem_mb"] > 32000, (rule, big)
+
+
+def test_chunked_jacobian_jobs_get_a_gpu_and_the_time_of_their_layers(paper_plan, tmp_path):
+    wd = copy_workflow(tmp_path / "wf")
+    cfg = yaml.safe_load((wd / "config" / "paper.yaml").read_text())
+    cfg["jacobians"]["layers_per_job"] = 4
+    (wd / "config" / "paper_chunks.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    chunked, counts = _plan_paper(wd, "config/paper_chunks.yaml")
+    depths = [c.get("text_config", c)["num_hidden_layers"] for c in PAPER_MODELS.values()]
+    assert counts["jacobian_layers"] == sum(-(-depth // 4) for depth in depths), counts
+    assert counts["jacobian_layer_file"] == sum(depths), counts
+    one, _ = paper_plan
+
+    def first(plan, rule, run="llama31_8b"):
+        return next(j for j in plan if j.rule == rule and j.wildcards.get("run") == run)
+
+    chunk, single = first(chunked, "jacobian_layers"), first(one, "jacobian_layer")
+    assert chunk.resources["slurm_partition"] == "gpu" and chunk.resources["gpu"] == 1, chunk.resources
+    assert chunk.resources["mem_mb"] == single.resources["mem_mb"]
+    assert chunk.resources["runtime"] == 4 * single.resources["runtime"]
+    # Lyapunov jobs share the resource class; their time does not grow with the chunks
+    assert first(chunked, "lyapunov_ftle").resources == first(one, "lyapunov_ftle").resources
