@@ -1,6 +1,4 @@
 """Per-sample Jacobians of one block or a chunk of blocks, streamed into each layer's statistics file."""
-import os
-
 import numpy as np
 import torch
 
@@ -39,6 +37,5 @@ for layer, path in zip(p.layers, p.layer_files):
             acc.add(in_context_jacobian(block, prefix_states(model, ids, layer))[None], [i], where)
             progress()
         result = acc.result()
-    os.makedirs(os.path.dirname(path), exist_ok=True)  # a chunk's folder is a directory output
     save_npz(path, **result)
     log.info("%s done: %d samples", where, len(result["kappa"]))
