@@ -6,14 +6,11 @@ and rerun its chunks and copies when the Jacobian script changes.
 """
 from __future__ import annotations
 
-import os
-import time
-
 import numpy as np
 import pytest
 import yaml
 
-from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, snakemake
+from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, edited, snakemake
 
 TINY = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
 N_LAYERS = TINY["runs"]["tiny"]["config"]["num_hidden_layers"]  # 3: chunks 00-01 and 02-02
@@ -61,14 +58,6 @@ def test_complete_chunked_run_leaves_nothing_to_do(runs):
 
 def test_editing_the_jacobian_script_reruns_every_chunk_and_copy(runs):
     wd = runs[2]
-    script = wd / "scripts" / "jacobian_layer.py"
-    text, stat = script.read_text(), script.stat()
-    try:
-        script.write_text(text + "\n# edited by test_jacobian_chunks\n")
-        now = time.time() + 2
-        os.utime(script, (now, now))
+    with edited(wd / "scripts" / "jacobian_layer.py"):
         _, counts, out = dry_run(wd, *ARGS)
-    finally:
-        script.write_text(text)
-        os.utime(script, (stat.st_atime, stat.st_mtime))
     assert counts == {"jacobian_layers": 2, "jacobian_layer_file": N_LAYERS}, out[-3000:]

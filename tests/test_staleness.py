@@ -8,16 +8,14 @@
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, list_rules, snakemake
+from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, edited, list_rules, snakemake
 
 # Stages that a graph/statistics parameter must never rerun.
 UPSTREAM = {
@@ -106,16 +104,8 @@ def test_corpus_change_reruns_everything_downstream(done, change):
 
 
 def _edit_and_plan(wd: Path, script: str) -> dict[str, int]:
-    path = wd / "scripts" / script
-    text, stat = path.read_text(), path.stat()
-    try:
-        path.write_text(text + "\n# edited by test_staleness\n")  # mtime: now
-        now = time.time() + 2
-        os.utime(path, (now, now))
+    with edited(wd / "scripts" / script):
         return plan(wd)
-    finally:
-        path.write_text(text)
-        os.utime(path, (stat.st_atime, stat.st_mtime))
 
 
 def test_editing_a_plotting_script_reruns_only_figures(done):

@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,21 @@ def copy_workflow(dest: Path) -> Path:
     """A fresh copy of the workflow (code, configs, profiles) at dest."""
     shutil.copytree(ROOT, dest, ignore=_IGNORE, dirs_exist_ok=True)
     return dest
+
+
+@contextmanager
+def edited(path: Path):
+    """The file with a comment appended and its mtime in the future (a code change Snakemake
+    sees); its text and times are restored afterwards."""
+    text, stat = path.read_text(), path.stat()
+    try:
+        path.write_text(text + "\n# edited by a workflow test\n")
+        now = time.time() + 2
+        os.utime(path, (now, now))
+        yield path
+    finally:
+        path.write_text(text)
+        os.utime(path, (stat.st_atime, stat.st_mtime))
 
 
 def clean_env(**extra) -> dict:
