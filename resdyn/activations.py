@@ -13,7 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from resdyn.health import LossTally
 from resdyn.models.architectures import architecture_of
+from resdyn.tokens import encode_all
 
 
 def _hidden_from(args, kwargs) -> torch.Tensor:
@@ -37,9 +39,9 @@ def residual_hooks(model, store: Callable[[int, torch.Tensor], None]):
             handle.remove()
 
 
-def tokenize(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Token ids of each text, without special tokens (no BOS: SmolLM2's BOS is a chat marker)."""
-    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+def tokenize(tokenizer, texts: list[str], bos: str = "auto") -> list[list[int]]:
+    """Token ids of each text as the model was trained (see resdyn.tokens: the tokenizer's own BOS by default)."""
+    return encode_all(tokenizer, texts, bos)
 
 
 def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -61,15 +63,27 @@ def left_padded(ids: list[list[int]], pad_id: int):
 @torch.no_grad()
 def extract_last_token(model, token_ids: list[list[int]], batch_size: int = 16, progress=None) -> np.ndarray:
     """(N, 2L, d) float32 last-token residual snapshots."""
+    return extract_with_loss(model, token_ids, batch_size, loss_samples=0, progress=progress)[0]
+
+
+@torch.no_grad()
+def extract_with_loss(model, token_ids: list[list[int]], batch_size: int = 16, loss_samples: int = 0,
+                      progress=None) -> tuple[np.ndarray, LossTally]:
+    """(N, 2L, d) float32 last-token residual snapshots, and the model's next-token loss on the
+    first `loss_samples` samples, from the same forward passes (the model-health check)."""
     n_layers, d = model.config.num_hidden_layers, model.config.hidden_size
     out = np.zeros((len(token_ids), 2 * n_layers, d), dtype=np.float32)
+    tally = LossTally()
     pad_id = 0
     for batch in length_batches([len(x) for x in token_ids], batch_size):
         captured: dict[int, torch.Tensor] = {}
         with residual_hooks(model, lambda s, h: captured.__setitem__(s, h[:, -1].float().clone())):
             input_ids, mask = (t.to(model.device) for t in left_padded([token_ids[i] for i in batch], pad_id))
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            model.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False)
+            final = model.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False)
+        rows = [row for row, i in enumerate(batch) if i < loss_samples]
+        if rows:
+            tally.add(model, final.last_hidden_state[rows], input_ids[rows], mask[rows])
         for s in range(2 * n_layers):
             out[batch, s] = captured[s].cpu().numpy()
         if progress is not None:
@@ -77,7 +91,7 @@ def extract_last_token(model, token_ids: list[list[int]], batch_size: int = 16, 
     if not np.isfinite(out).all():
         sample, snapshot, _ = np.argwhere(~np.isfinite(out))[0]
         raise FloatingPointError(f"non-finite activation at sample {sample}, snapshot {snapshot}")
-    return out
+    return out, tally
 
 
 @torch.no_grad()

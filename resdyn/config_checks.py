@@ -27,7 +27,22 @@ def _hidden_size(spec: dict, runs: dict, models_dir: Path) -> int | None:
     return None
 
 
+def check_fidelity_keys(config: dict) -> None:
+    """Sample subsets within the corpus; regime layers in order."""
+    n_corpus, n_jac = config["corpus"]["n_samples"], config["jacobians"].get("n_samples")
+    if n_jac is not None and n_jac > n_corpus:
+        raise ConfigError(f"jacobians.n_samples = {n_jac} exceeds corpus.n_samples = {n_corpus}")
+    n_health = config["activations"].get("health", {}).get("samples", 0)
+    if n_health > n_corpus:
+        raise ConfigError(f"activations.health.samples = {n_health} exceeds corpus.n_samples = {n_corpus}")
+    for name, spec in config["runs"].items():
+        layers = spec.get("regime_layers")
+        if layers is not None and not layers[0] < layers[1]:
+            raise ConfigError(f"runs.{name}.regime_layers = {layers}: the first mid layer must come before the first late layer")
+
+
 def check_config(config: dict, models_dir="resources/models") -> None:
+    check_fidelity_keys(config)
     runs = config["runs"]
     for name, spec in runs.items():
         if spec["source"] == "init":

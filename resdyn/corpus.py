@@ -7,6 +7,9 @@ Sources:
   column, as the hub stores it; .jsonl with a `text` field; or .txt, one row per line).
 - offline_pydoc: real English prose that every Python ships — the paragraphs of
   `pydoc_data.topics` (the language reference), code blocks excluded, in order.
+- offline_python_docs: the same paragraphs, then the prose paragraphs of the standard
+  library's docstrings (modules, classes, functions; read from source, never imported) —
+  323 + 1,100 texts of 200-800 characters on Python 3.11, enough for N > d samples.
 """
 from __future__ import annotations
 
@@ -20,14 +23,29 @@ class CorpusError(ValueError):
     pass
 
 
-def length_filtered(rows: Iterable[str], min_chars: int, max_chars: int) -> Iterator[str]:
-    """Rows in order, stripped, without WikiText section headings (`= Title =`), within the length window."""
+def length_filtered(rows: Iterable[str], min_chars: int, max_chars: int, strip: bool = True) -> Iterator[str]:
+    """Rows in order, without WikiText section headings (`= Title =`), within the length window.
+
+    strip (corpus.strip, default): leading/trailing whitespace removed first (WikiText raw
+    rows end in " \n"; the paper does not say). Without it rows are kept as they are and
+    the length window counts their whitespace.
+    """
     for row in rows:
-        text = row.strip()
-        if text.startswith("=") and text.endswith("="):
+        text = row.strip() if strip else row
+        if row.strip().startswith("=") and row.strip().endswith("="):
             continue
         if min_chars <= len(text) <= max_chars:
             yield text
+
+
+def prose_paragraphs(text: str) -> Iterator[str]:
+    """Blank-line separated paragraphs of a text, re-flowed to one line; indented blocks (code, tables)
+    and interactive examples left out."""
+    for block in re.split(r"\n\s*\n", text):
+        lines = block.split("\n")
+        if any(line.startswith(" ") for line in lines) or ">>>" in block:
+            continue
+        yield " ".join(line.strip() for line in lines).strip()
 
 
 def pydoc_paragraphs() -> Iterator[str]:
@@ -37,16 +55,48 @@ def pydoc_paragraphs() -> Iterator[str]:
     """
     from pydoc_data.topics import topics
 
+    yield from _first_occurrences(p for text in topics.values() for p in prose_paragraphs(text))
+
+
+# Standard-library folders that are not the library's own prose (tests, demos, vendored code).
+_STDLIB_SKIP = {"test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "turtledemo", "ensurepip", "pydoc_data"}
+
+
+def stdlib_docstring_paragraphs() -> Iterator[str]:
+    """Prose paragraphs of the public standard library's docstrings, files in sorted path order,
+    docstrings in source order; parsed with `ast`, so no module is imported."""
+    import ast
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(
+        path for path in root.rglob("*.py")
+        if not _STDLIB_SKIP & set(path.relative_to(root).parts[:-1])
+        and not any(part.startswith("_") for part in path.relative_to(root).parts)
+    )
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from prose_paragraphs(ast.get_docstring(node) or "")
+
+
+def python_docs_paragraphs() -> Iterator[str]:
+    """The language reference's paragraphs, then the standard library's docstring paragraphs."""
+    import itertools
+
+    yield from _first_occurrences(itertools.chain(pydoc_paragraphs(), stdlib_docstring_paragraphs()))
+
+
+def _first_occurrences(paragraphs: Iterable[str]) -> Iterator[str]:
     seen = set()
-    for text in topics.values():
-        for block in re.split(r"\n\s*\n", text):
-            lines = block.split("\n")
-            if any(line.startswith(" ") for line in lines):  # indented: code or a table
-                continue
-            paragraph = " ".join(line.strip() for line in lines).strip()
-            if paragraph not in seen:
-                seen.add(paragraph)
-                yield paragraph
+    for paragraph in paragraphs:
+        if paragraph and paragraph not in seen:
+            seen.add(paragraph)
+            yield paragraph
 
 
 def wikitext_local(path) -> Iterator[str]:
@@ -80,6 +130,8 @@ def load_samples(corpus: dict) -> list[str]:
     source = corpus["source"]
     if source == "offline_pydoc":
         rows = pydoc_paragraphs()
+    elif source == "offline_python_docs":
+        rows = python_docs_paragraphs()
     elif source == "wikitext_local":
         if "path" not in corpus:
             raise CorpusError("corpus.path is required when corpus.source is wikitext_local")
@@ -87,10 +139,10 @@ def load_samples(corpus: dict) -> list[str]:
     elif source == "wikitext_hf":
         rows = wikitext_hf(corpus.get("dataset", "Salesforce/wikitext"), corpus.get("dataset_config", "wikitext-2-raw-v1"))
     else:
-        raise CorpusError(f"corpus.source: unknown {source!r}; use offline_pydoc, wikitext_local or wikitext_hf")
+        raise CorpusError(f"corpus.source: unknown {source!r}; use offline_pydoc, offline_python_docs, wikitext_local or wikitext_hf")
     n = corpus["n_samples"]
     samples = []
-    for text in length_filtered(rows, corpus.get("min_chars", 200), corpus.get("max_chars", 800)):
+    for text in length_filtered(rows, corpus.get("min_chars", 200), corpus.get("max_chars", 800), corpus.get("strip", True)):
         samples.append(text)
         if len(samples) == n:
             return samples

@@ -10,7 +10,7 @@ from resdyn import spectra
 from resdyn.jacobians import STAT_NAMES
 
 
-def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds) -> tuple[pd.DataFrame, dict]:
+def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds, regime_layers=None) -> tuple[pd.DataFrame, dict]:
     """Table rows and eigenvalues (eig_J, eig_R: complex (L, d)) from each layer's Jacobian file.
 
     `layers` yields the layer files' arrays in layer order; only the top-k singular
@@ -48,7 +48,7 @@ def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds) -> tu
         eig_R.append(eR)
         previous = (uJ, uR)
     table = pd.DataFrame(rows)
-    table.insert(2, "regime", spectra.regime_labels(len(rows), regime_bounds))
+    table.insert(2, "regime", spectra.regime_labels(len(rows), regime_bounds, regime_layers))
     for col in ("forward_alignment_J", "forward_alignment_R"):
         if col not in table:
             table[col] = np.nan

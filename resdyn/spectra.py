@@ -45,9 +45,18 @@ def eigen_summary(eigs: np.ndarray) -> dict[str, float]:
     }
 
 
-def regime_labels(n_layers: int, bounds: tuple[float, float]) -> list[str]:
-    """early / mid / late per layer; bounds are depth fractions (paper: 5/32 and 20/32)."""
-    early_end, mid_end = (int(round(b * n_layers)) for b in bounds)
+def regime_labels(n_layers: int, bounds: tuple[float, float], layers: tuple[int, int] | None = None) -> list[str]:
+    """early / mid / late per layer; bounds are depth fractions (paper: 5/32 and 20/32).
+
+    `layers` (a run's `regime_layers`: first mid and first late layer) overrides them where
+    fractions cannot give the paper's split (Gemma 4's 8/28 of 42 layers; fractions give 7/26).
+    """
+    if layers is not None:
+        early_end, mid_end = layers
+        if not 0 < early_end < mid_end < n_layers:
+            raise ValueError(f"regime_layers = {list(layers)} must satisfy 0 < first mid < first late < {n_layers} layers")
+    else:
+        early_end, mid_end = (int(round(b * n_layers)) for b in bounds)
     return ["early" if i < early_end else "mid" if i < mid_end else "late" for i in range(n_layers)]
 
 

@@ -1,4 +1,7 @@
-# Last-token residual snapshots (N, 2L, d): a GPU rule on clusters.
+# Last-token residual snapshots (N, 2L, d), and the model-health check from the same
+# forward passes (a trained run that cannot predict the corpus fails here): a GPU rule.
+
+ALL_TABLES += ["model_health"]
 
 
 rule extract_activations:
@@ -6,7 +9,8 @@ rule extract_activations:
         model="resources/models/{run}",
         corpus="results/corpus/samples.jsonl",
     output:
-        "results/{run}/activations.npy",
+        activations="results/{run}/activations.npy",
+        health="results/{run}/tables/model_health.csv",
     log:
         "logs/extract_activations/{run}.log",
     benchmark:
@@ -19,5 +23,27 @@ rule extract_activations:
         **job_resources("gpu_forward"),
     params:
         batch_size=config["activations"]["batch_size"],
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
+        trained=lambda wc: config["runs"][wc.run]["source"] != "init",
+        health=config["activations"]["health"],
     script:
         "../scripts/extract_activations.py"
+
+
+# Combined over runs like the other tables, but shown in the report as well.
+rule model_health_table:
+    input:
+        expand("results/{run}/tables/model_health.csv", run=RUNS),
+    output:
+        report(
+            table_file("model_health"),
+            caption=os.path.join(workflow.basedir, "report", "model_health.rst"),
+            category="Model health",
+        ),
+    log:
+        "logs/combine_table/model_health.log",
+    localrule: True
+    conda:
+        "../envs/graph.yaml"
+    script:
+        "../scripts/combine_tables.py"

@@ -36,6 +36,8 @@ rule:
     params:
         protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
         batch_size=config["jacobians"]["batch_size"],
+        n_samples=config["jacobians"].get("n_samples"),
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
         layers=layers_of_shard,
         layer_files=layer_files_of_shard,
     script:

@@ -46,6 +46,7 @@ rule lyapunov_ftle:
         position=LYAPUNOV["position"],
         span_tokens=LYAPUNOV["span_tokens"],
         ftle=LYAPUNOV["ftle"],
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
     script:
         "../scripts/lyapunov_ftle.py"
 
@@ -67,6 +68,7 @@ rule lyapunov_spectrum:
     params:
         max_tokens=LYAPUNOV["max_tokens"],
         spectrum=LYAPUNOV["spectrum"],
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
     script:
         "../scripts/lyapunov_spectrum.py"
 
@@ -88,6 +90,7 @@ rule lyapunov_attribution:
         max_tokens=LYAPUNOV["max_tokens"],
         attribution=LYAPUNOV["attribution"],
         loop_final_norm=LYAPUNOV["spectrum"]["loop_final_norm"],
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
     script:
         "../scripts/lyapunov_attribution.py"
 
@@ -107,6 +110,7 @@ rule lyapunov_attention:
         **job_resources("gpu_jacobian"),
     params:
         attention=LYAPUNOV["attention"],
+        bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
     script:
         "../scripts/lyapunov_attention.py"
 

@@ -22,6 +22,7 @@ rule spectra:
     params:
         k=config["spectra"]["k"],
         regime_bounds=config["spectra"]["regime_bounds"],
+        regime_layers=lambda wc: config["runs"][wc.run].get("regime_layers"),
     script:
         "../scripts/spectra.py"
 

@@ -1,18 +1,26 @@
-"""Last-token residual snapshots of every sample -> activations.npy (N, 2L, d)."""
+"""Last-token residual snapshots of every sample -> activations.npy (N, 2L, d), and the run's
+next-token loss on the first samples from the same forward passes -> model_health.csv."""
+import pandas as pd
 import torch
 
-from resdyn.activations import extract_last_token, tokenize
+from resdyn.activations import extract_with_loss, tokenize
 from resdyn.corpus import read_jsonl
-from resdyn.io import save_npy
+from resdyn.health import check_health
+from resdyn.io import save_csv, save_npy
 from resdyn.logs import Progress, setup_logging
 from resdyn.models.sources import compute_device, load_prepared
 
 log = setup_logging(snakemake.log[0], "extract_activations")
+p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 device = compute_device()
 model, tokenizer = load_prepared(snakemake.input.model, device=device)
-token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus))
-progress = Progress(log, len(token_ids), f"{snakemake.wildcards.run} samples")
-acts = extract_last_token(model, token_ids, snakemake.params.batch_size, progress)
-save_npy(snakemake.output[0], acts)
+token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)
+progress = Progress(log, len(token_ids), f"{run} samples")
+acts, tally = extract_with_loss(model, token_ids, p.batch_size, p.health["samples"], progress)
+health = tally.row(run, p.bos)
+log.info("%s: loss %.3f nats/token over %d tokens (ln V = %.2f)", run, health["loss"], health["n_tokens"], health["ln_vocab"])
+check_health(health, p.trained, p.health["max_loss_fraction"])  # before any output exists
+save_csv(snakemake.output.health, pd.DataFrame([health]))
+save_npy(snakemake.output.activations, acts)
 log.info("saved %s", acts.shape)

@@ -21,11 +21,11 @@ device = compute_device()
 activations = np.load(snakemake.input.activations, mmap_mode="r")
 if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
-    token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus))
+    token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
 for layer, path in zip(p.layers, p.layer_files):
     where = f"run {run}, layer {layer}"
-    states = activations[:, 2 * layer]
+    states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)
     progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
     if p.protocol == "single_token":  # only this block's weights, read without importing transformers
         block = single_token_block(snakemake.input.model, layer, device=device)

@@ -12,7 +12,7 @@ p, run = dict(snakemake.params.attention), snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()
 model, samples, _ = prepare(snakemake.input.model, snakemake.input.corpus, p.pop("n_samples"),
-                            p["real_tokens"])
+                            p["real_tokens"], snakemake.params.bos)
 table = attention_table(model, samples, run, **p)
 save_csv(snakemake.output.table, table)
 log.info("%s: %d rows, %.1f s", run, len(table), time.time() - start)

@@ -12,7 +12,7 @@ p, run = snakemake.params.attribution, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()
 model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p["n_samples"],
-                              snakemake.params.max_tokens)
+                              snakemake.params.max_tokens, snakemake.params.bos)
 table = attribution_table(model, samples, ids, run, k=p["k"], loop_steps=p["loop_steps"], seed=p["seed"],
                           loop_final_norm=snakemake.params.loop_final_norm)
 save_csv(snakemake.output.table, table)

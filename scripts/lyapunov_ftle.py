@@ -11,7 +11,7 @@ log = setup_logging(snakemake.log[0], "lyapunov_ftle")
 p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()
-model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p.n_samples, p.max_tokens)
+model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p.n_samples, p.max_tokens, p.bos)
 seeds = range(p.ftle["seed"], p.ftle["seed"] + p.ftle["seeds"])
 table, profile = ftle_tables(model, samples, ids, run, seeds=seeds, cadence=p.ftle["cadence"],
                              position=p.position, span_tokens=p.span_tokens)

@@ -12,7 +12,7 @@ p, run = snakemake.params.spectrum, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()
 model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p["n_samples"],
-                              snakemake.params.max_tokens)
+                              snakemake.params.max_tokens, snakemake.params.bos)
 table, conv = spectrum_tables(model, samples, ids, run, k=p["k"], loop_steps=p["loop_steps"], seed=p["seed"],
                               loop_final_norm=p["loop_final_norm"], loop_state=p["loop_state"],
                               n_running=p["n_running"])

@@ -7,7 +7,8 @@ from resdyn.logs import setup_logging
 
 log = setup_logging(snakemake.log[0], "spectra")
 layers = (np.load(path) for path in snakemake.input)
-table, eigs = layer_spectra(snakemake.wildcards.run, layers, snakemake.params.k, snakemake.params.regime_bounds)
+table, eigs = layer_spectra(snakemake.wildcards.run, layers, snakemake.params.k, snakemake.params.regime_bounds,
+                            snakemake.params.regime_layers)
 save_csv(snakemake.output.table, table)
 save_npz(snakemake.output.eigenvalues, **eigs)
 log.info("%d layers", len(table))

@@ -3,6 +3,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import numpy as np
 import pytest
 
 from resdyn.corpus import CorpusError, length_filtered, load_samples, read_jsonl, write_jsonl
@@ -57,3 +58,24 @@ def test_offline_default_is_prose_in_a_fixed_order(tmp_path):
     assert sum(s.count(". ") > 0 for s in samples) > 100
     write_jsonl(tmp_path / "c.jsonl", samples)
     assert read_jsonl(tmp_path / "c.jsonl") == samples
+
+
+def test_python_docs_extend_the_language_reference_past_the_largest_d():
+    pydoc = load_samples({"source": "offline_pydoc", "n_samples": 300, "min_chars": 200, "max_chars": 800})
+    cfg = {"source": "offline_python_docs", "n_samples": 700, "min_chars": 200, "max_chars": 800}
+    samples = load_samples(cfg)
+    assert samples[:300] == pydoc  # the language reference first, unchanged
+    assert len(set(samples)) == 700 and all(200 <= len(s) <= 800 for s in samples)
+    assert not any(">>>" in s or "\n" in s for s in samples)  # no interactive examples, re-flowed
+    letters = np.mean([sum(c.isalpha() or c == " " for c in s) / len(s) for s in samples[300:]])
+    assert letters > 0.9  # prose: docstring paragraphs, not code
+    assert samples == load_samples(cfg)
+
+
+def test_strip_is_an_option(tmp_path):
+    rows = tmp_path / "rows.txt"
+    rows.write_text(" = Heading = \n" + " " + "x" * 199 + " \n")  # WikiText raw rows end in " \n"
+    cfg = {"source": "wikitext_local", "path": str(rows), "n_samples": 1, "min_chars": 200, "max_chars": 800}
+    with pytest.raises(CorpusError, match="only 0"):
+        load_samples(cfg)  # stripped: 199 characters, below the window
+    assert load_samples({**cfg, "strip": False}) == [" " + "x" * 199 + " \n"]

@@ -31,24 +31,26 @@ def load_model(path: str):
     return model.requires_grad_(False), tokenizer
 
 
-def tokenize(tokenizer, texts: Iterable[str], max_tokens: int) -> list[torch.Tensor]:
-    """Token ids without special tokens (as the activations stage), first ``max_tokens``."""
+def tokenize(tokenizer, texts: Iterable[str], max_tokens: int, bos: str = "auto") -> list[torch.Tensor]:
+    """Token ids as the activations stage makes them (resdyn.tokens: the run's `bos` mode), first ``max_tokens``."""
+    from resdyn.tokens import encode
+
     out = []
     for i, text in enumerate(texts):
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+        ids = encode(tokenizer, text, bos)[:max_tokens]
         if len(ids) < 2:
             raise ValueError(f"sample {i} has {len(ids)} token(s); need at least 2")
         out.append(torch.tensor(ids))
     return out
 
 
-def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int):
+def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, bos: str = "auto"):
     """(model, token ids, sample indices) for the first ``n_samples`` corpus samples."""
     from resdyn.corpus import read_jsonl
 
     texts = read_jsonl(corpus_path)[:n_samples]
     model, tokenizer = load_model(model_dir)
-    return model, tokenize(tokenizer, texts, max_tokens), list(range(len(texts)))
+    return model, tokenize(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
 
 
 def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
