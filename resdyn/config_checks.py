@@ -32,9 +32,6 @@ def check_fidelity_keys(config: dict) -> None:
     n_corpus, n_jac = config["corpus"]["n_samples"], config["jacobians"].get("n_samples")
     if n_jac is not None and n_jac > n_corpus:
         raise ConfigError(f"jacobians.n_samples = {n_jac} exceeds corpus.n_samples = {n_corpus}")
-    n_health = config["activations"].get("health", {}).get("samples", 0)
-    if n_health > n_corpus:
-        raise ConfigError(f"activations.health.samples = {n_health} exceeds corpus.n_samples = {n_corpus}")
     for name, spec in config["runs"].items():
         layers = spec.get("regime_layers")
         if layers is not None and not layers[0] < layers[1]:

@@ -34,7 +34,6 @@ def test_defaults_filled(config):
     "edit, match",
     [
         (lambda c: c["jacobians"].__setitem__("n_samples", 701), "jacobians.n_samples = 701 exceeds corpus.n_samples = 700"),
-        (lambda c: c["activations"]["health"].__setitem__("samples", 701), "activations.health.samples = 701"),
         (lambda c: c["runs"]["gemma3_270m"].__setitem__("regime_layers", [9, 4]), r"runs.gemma3_270m.regime_layers = \[9, 4\]"),
     ],
 )
