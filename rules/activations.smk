@@ -42,6 +42,8 @@ rule model_health_table:
         ),
     log:
         "logs/combine_table/model_health.log",
+    benchmark:
+        "benchmarks/out/combine_table/model_health.tsv"
     localrule: True
     conda:
         "../envs/graph.yaml"
