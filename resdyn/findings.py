@@ -42,7 +42,7 @@ class Context:
     """The tables and the run set one scorecard is built from."""
 
     def __init__(self, tables: dict, runs, null_of: dict, method: str = "signed_cpm",
-                 column_norm: str = "mean_jacobian"):
+                 column_norm: str = "mean_jacobian", untrained=()):
         self.t = {k: v for k, v in tables.items()}
         self.runs = list(runs)
         self.null_of = dict(null_of)  # trained -> null
@@ -50,6 +50,7 @@ class Context:
         self.trained = [r for r in self.runs if r not in self.nulls]
         self.method = method
         self.column_norm = column_norm
+        self.untrained = self.nulls | set(untrained)  # nulls and random initialisations (source: init)
 
     def table(self, name):
         return self.t.get(name)
@@ -413,10 +414,12 @@ def rate_level_null(ctx: Context) -> list[dict]:
             if measure not in r.index:
                 continue
             e = r.loc[measure]
+            if not np.isfinite(e["p_perm"]):
+                continue  # too few layer pairs for the permutation test
             parts.append(f"{label} ρ = {e['spearman_rho']:+.2f}, p = {e['p_perm']:.3g}, n = {int(e['n'])}")
             ok = ok and not (e["p_perm"] < 0.05)
         if not parts:
-            out.append(_row("rate-level coupling is null", ref, paper, run, _missing("rate_coupling measures"),
+            out.append(_row("rate-level coupling is null", ref, paper, run, "no defined rate-level test (fewer than 4 layers)",
                             NOT_TESTABLE, rule))
             continue
         out.append(_row("rate-level coupling is null", ref, paper, run, "; ".join(parts), _verdict(ok), rule))
@@ -426,7 +429,8 @@ def rate_level_null(ctx: Context) -> list[dict]:
 # ----------------------------------------------------------------- preamble and assembly
 def model_health(ctx: Context) -> list[dict]:
     """Preamble: each run's corpus loss against ln(vocab), the uniform baseline (not a paper finding)."""
-    rule = "trained run: loss below ln(vocab); null run: loss not below 0.9 ln(vocab) (an untrained model is near uniform)"
+    rule = "trained run: loss below 0.9 ln(vocab), clearly under the uniform baseline; untrained run (a null or source: init): loss not below 0.9 ln(vocab) " \
+           "(an untrained model predicts near uniformly)"
     h = ctx.table("model_health")
     out = []
     for run in ctx.runs:
@@ -436,7 +440,7 @@ def model_health(ctx: Context) -> list[dict]:
                             "model_health.csv absent: the forward pass's loss is not known", NOT_TESTABLE, rule))
             continue
         loss, lnv = float(row["loss"].iloc[0]), float(row["ln_vocab"].iloc[0])
-        ok = loss >= 0.9 * lnv if run in ctx.nulls else loss < lnv
+        ok = loss >= 0.9 * lnv if run in ctx.untrained else loss < 0.9 * lnv
         out.append(_row("model health (preamble)", "— (sanity check)", "—", run,
                         f"loss {loss:.3f} nats/token vs ln(vocab) {lnv:.3f} ({loss / lnv:.2f}×), "
                         f"{int(row['n_tokens'].iloc[0])} tokens", _verdict(ok), rule))
@@ -449,9 +453,10 @@ FINDINGS = (model_health, complex_pairs, selfalignment_and_henrici, r_selfalignm
 
 
 def scorecard(tables: dict, runs, null_of: dict, protocol="single_token", method: str = "signed_cpm",
-              column_norm: str = "mean_jacobian") -> pd.DataFrame:
-    """All findings for one protocol. ``protocol`` is a label or {run: label}."""
-    ctx = Context(tables, runs, null_of, method, column_norm)
+              column_norm: str = "mean_jacobian", untrained=()) -> pd.DataFrame:
+    """All findings for one protocol. ``protocol`` is a label or {run: label}; ``untrained``
+    lists runs without trained weights (source: init) besides the declared nulls."""
+    ctx = Context(tables, runs, null_of, method, column_norm, untrained)
     rows = [r for finding in FINDINGS for r in finding(ctx)]
     df = pd.DataFrame(rows)
     df.insert(0, "protocol", df["run"].map(protocol) if isinstance(protocol, dict) else protocol)

@@ -40,6 +40,7 @@ rule findings:
     params:
         runs=RUNS,
         null_of=_null_of(config["runs"]),
+        untrained=[run for run in RUNS if config["runs"][run]["source"] == "init"],
         protocols={run: config["runs"][run].get("protocol", "single_token") for run in RUNS},
         method=PRIMARY_METHOD,
         column_norm=config["coupling"].get("column_norm", "mean_jacobian"),

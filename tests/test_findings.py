@@ -160,3 +160,16 @@ def test_resolution_columns_present_or_said_absent():
     assert row(card, "Schur c0/c1 > 1: removing N dissolves the funnel")["resolution"].startswith(NO_RESOLUTION)
     t = edit(tables(), "cumulative_summary", "t", method="truncated", kept_rank=512)
     assert "capped at 512" in row(scorecard(t, RUNS, NULL_OF), "erank(P₀) trained ≪ null")["resolution"]
+
+
+def test_rate_level_undefined_and_untrained_health():
+    t = tables()
+    t["rate_coupling"]["p_perm"] = np.nan  # fewer than 4 layers: no permutation test
+    assert verdict(t, "rate-level coupling is null") == NOT_TESTABLE
+    # an init run that is no declared null is still untrained for the health rule
+    runs = ["t", "n", "i"]
+    t = tables()
+    t["model_health"] = pd.concat([t["model_health"], pd.DataFrame(
+        {"run": ["i"], "n_tokens": 1000, "loss": [10.5], "perplexity": [36000.0], "ln_vocab": 10.8})])
+    assert row(scorecard(t, runs, NULL_OF, untrained=["i"]), "model health (preamble)", "i")["verdict"] == HOLDS
+    assert row(scorecard(t, runs, NULL_OF), "model health (preamble)", "i")["verdict"] == DIFFERS
