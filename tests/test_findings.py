@@ -91,6 +91,8 @@ def test_everything_holds_on_the_holding_tables():
 @pytest.mark.parametrize("finding,name,run,values", [
     ("complex-pair fraction", "layer_spectra", "t", {"frac_complex_robust": 0.5}),  # raw 0.97 alone would hold
     ("self-alignment rises early → late", "layer_spectra", "t", {"self_alignment_J": [0.7, 0.5, 0.3, 0.2, 0.1, 0.05]}),
+    # late > early, but no monotone trend through depth (Spearman ρ = -0.03)
+    ("self-alignment rises early → late", "layer_spectra", "t", {"self_alignment_J": [0.3, 0.1, 0.9, 0.05, 0.35, 0.2]}),
     ("Henrici departure falls early → late", "layer_spectra", "t", {"henrici_J": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]}),
     ("R self-alignment < 0.2", "layer_spectra", "t", {"self_alignment_R": [0.1, 0.1, 0.25, 0.1, 0.1, 0.1]}),
     ("forward alignment ≈ k/d", "layer_spectra", "t", {"forward_alignment_J": [0.3] * 5 + [np.nan]}),
