@@ -2,8 +2,6 @@
 # verdict by a stated rule (resdyn/findings.py). Included after every stage, so that
 # ALL_TABLES is complete: the scorecard reads whichever of its tables this config produces
 # and marks the findings of the others "not testable with these runs".
-from resdyn.run_roles import null_of as _null_of
-
 FINDINGS_TABLES = [
     "model_health",
     "layer_spectra",
@@ -15,7 +13,11 @@ FINDINGS_TABLES = [
     "coupling_summary",
     "rate_coupling",
 ]
-FINDINGS_FILES = ["results/findings.csv", "results/findings.md", "results/findings.html"]
+FINDINGS_FILES = [
+    "results/findings.csv",
+    "results/findings.md",
+    "results/findings.html",
+]
 
 
 rule findings:
@@ -39,9 +41,11 @@ rule findings:
         **job_resources("light"),
     params:
         runs=RUNS,
-        null_of=_null_of(config["runs"]),
+        null_of=NULL_OF,  # declared null roles (rules/figures.smk)
         untrained=[run for run in RUNS if config["runs"][run]["source"] == "init"],
-        protocols={run: config["runs"][run].get("protocol", "single_token") for run in RUNS},
+        protocols={
+            run: config["runs"][run].get("protocol", "single_token") for run in RUNS
+        },
         method=PRIMARY_METHOD,
         column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
     script:
