@@ -117,3 +117,14 @@ def test_null_roles_are_declared_not_guessed():
     with pytest.raises(ConfigError, match="at most one null"):
         check_null_roles({"a": {"source": "hf"}, "n1": {"source": "hf", "null_of": "a"},
                           "n2": {"source": "hf", "null_of": "a"}})
+
+
+def test_check_config_runs_the_null_role_check(tmp_path):
+    from resdyn.config_checks import check_config
+
+    cfg = {"runs": {"a": {"source": "hf", "model_id": "x"}, "a0": {"source": "hf", "model_id": "x", "null_of": "b"}},
+           "spectra": {"k": 4}}
+    with pytest.raises(ConfigError, match=r"runs\.a0\.null_of = 'b' must name another run"):
+        check_config(cfg, models_dir=tmp_path)
+    cfg["runs"]["a0"]["null_of"] = "a"
+    check_config(cfg, models_dir=tmp_path)
