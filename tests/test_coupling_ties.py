@@ -128,3 +128,18 @@ def test_check_config_runs_the_null_role_check(tmp_path):
         check_config(cfg, models_dir=tmp_path)
     cfg["runs"]["a0"]["null_of"] = "a"
     check_config(cfg, models_dir=tmp_path)
+
+
+def test_jacobian_files_give_both_readings(tmp_path):
+    from resdyn.coupling import JacobianFiles
+
+    rng = np.random.default_rng(5)
+    paths = []
+    for layer in range(2):
+        paths.append(tmp_path / f"layer_{layer:02d}.npz")
+        np.savez(paths[-1], mean_J=rng.standard_normal((5, 5)).astype(np.float32), col_norm_mean=np.full(5, 3.0))
+    both = JacobianFiles(paths, "mean_jacobian").all_column_norms()
+    assert list(both) == ["mean_jacobian", "per_sample_mean"]
+    with np.load(paths[1]) as z:
+        np.testing.assert_allclose(both["mean_jacobian"][1], np.linalg.norm(z["mean_J"].astype(float), axis=0))
+    np.testing.assert_allclose(both["per_sample_mean"][0], 3.0)
