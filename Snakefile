@@ -30,6 +30,7 @@ include: "rules/graphs.smk"
 include: "rules/coupling.smk"
 include: "rules/lyapunov.smk"
 include: "rules/tables.smk"
+include: "rules/findings.smk"
 
 
 rule all:
@@ -37,6 +38,7 @@ rule all:
     input:
         [table_file(name) for name in ALL_TABLES],
         [figure_paths(name) for name in ALL_FIGURES],
+        FINDINGS_FILES,
 
 
 rule figures:

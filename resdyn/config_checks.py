@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from resdyn.run_roles import null_of
+
 
 class ConfigError(ValueError):
     pass
@@ -38,9 +40,18 @@ def check_fidelity_keys(config: dict) -> None:
             raise ConfigError(f"runs.{name}.regime_layers = {layers}: the first mid layer must come before the first late layer")
 
 
+def check_null_roles(runs: dict) -> None:
+    """`runs.<name>.null_of` names another run, and no run has two nulls."""
+    try:
+        null_of(runs)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_config(config: dict, models_dir="resources/models") -> None:
     check_fidelity_keys(config)
     runs = config["runs"]
+    check_null_roles(runs)
     for name, spec in runs.items():
         if spec["source"] == "init":
             has_base, has_config = "base" in spec, "config" in spec

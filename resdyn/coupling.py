@@ -19,9 +19,13 @@ Test 2 (mesoscale): K = C_out^T J C_in, variance captured = ||C_out K C_in^T||_F
 (= ||K||_F^2 / ||J||_F^2 since C has orthonormal columns), vs random same-size partitions
 (each membership vector shuffled independently), one-sided z.
 Test 3 (boundary units): Cohen's d of column norms, top vs bottom participation tails;
-two-sided label-permutation p; BH across the layers of each run and method; Spearman
-between participation and column norm per layer; across layers, Spearman between
-self-alignment and d (permutation p).
+two-sided label-permutation p; BH across the layers of each run, method and column-norm
+reading; Spearman between participation and column norm per layer; across layers,
+Spearman between self-alignment and d (permutation p). The paper's ||J_{:,i}|| is read
+two ways, both reported: ``per_sample_mean`` (mean over samples of each sample's column
+norm) and ``mean_jacobian`` (column norm of the layer's mean Jacobian). Units tied at a
+tail cut are all included or ordered at random (``stats.tail_indices``); the tail sizes
+are in the table.
 
 Every random draw comes from SeedSequence(seed, spawn_key=(crc32(method), layer, test)),
 so results do not depend on job or loop order.
@@ -37,7 +41,7 @@ from scipy import sparse
 from resdyn import stats
 from resdyn.communities import nmi
 
-TEST_IDS = {"mesoscale": 1, "boundary": 2, "rate": 3, "selfalign": 4}
+TEST_IDS = {"mesoscale": 1, "boundary": 2, "rate": 3, "selfalign": 4, "tail_ties": 5}
 
 
 def rng_for(seed: int, method: str, layer: int, test: str) -> np.random.Generator:
@@ -104,16 +108,28 @@ def mesoscale_test(J: np.ndarray, m_out, m_in, n_random: int, rng: np.random.Gen
 
 
 # ------------------------------------------------------------------- boundary units
-def boundary_test(participation, col_norm, tail_fraction: float, n_perm: int, rng) -> dict:
-    """Test 3 for one layer: Cohen's d (top vs bottom participation tails) and Spearman."""
+def boundary_test(participation, col_norm, tail_fraction: float, n_perm: int, rng, *,
+                  tail_ties: str = "include", tie_rng=None, tails=None) -> dict:
+    """Test 3 for one layer: Cohen's d (top vs bottom participation tails) and Spearman.
+
+    ``tails`` = (top, bottom) index arrays reuses tails already drawn (both column-norm
+    readings of a layer share them); otherwise they come from ``stats.tail_indices`` with
+    ``tail_ties`` (``tie_rng`` for ``random``). Tails that share units (``include`` when
+    most units tie) leave d and p undefined (NaN).
+    """
     p, c = np.asarray(participation, float), np.asarray(col_norm, float)
     if p.shape != c.shape:
         raise ValueError(f"participation {p.shape} and column norms {c.shape} differ in shape")
-    top, bottom = stats.tail_indices(p, tail_fraction)
-    d, p_perm = stats.cohens_d_permutation(c[top], c[bottom], c, n_perm, rng)
+    top, bottom = tails if tails is not None else stats.tail_indices(p, tail_fraction, tail_ties, tie_rng)
+    if np.intersect1d(top, bottom).size:
+        d, p_perm = float("nan"), float("nan")
+    else:
+        d, p_perm = stats.cohens_d_permutation(c[top], c[bottom], c, n_perm, rng)
     rho, rho_p = stats.spearman(p, c)
     return {
-        "n_tail": len(top),
+        "n_tail": stats.tail_size(len(p), tail_fraction),
+        "n_tail_top": len(top),
+        "n_tail_bottom": len(bottom),
         "mean_colnorm_top": float(c[top].mean()),
         "mean_colnorm_bottom": float(c[bottom].mean()),
         "participation_top_min": float(p[top].min()),
@@ -131,9 +147,11 @@ def run_coupling(
     memberships: dict[str, np.ndarray],
     participations: dict[str, np.ndarray],
     jacobians: list[np.ndarray],
-    col_norms: list[np.ndarray],
+    col_norms,
     self_alignment: np.ndarray,
     *,
+    column_norm: str = "mean_jacobian",
+    tail_ties: str = "include",
     tail_fraction: float = 0.1,
     n_perm_rate: int = 10000,
     n_perm_units: int = 5000,
@@ -143,13 +161,23 @@ def run_coupling(
     log=None,
 ) -> dict[str, pd.DataFrame]:
     """All three tests for one run and every method. Returns the tables
-    ``coupling``, ``mesoscale``, ``rate_coupling`` and ``coupling_summary``."""
+    ``coupling``, ``mesoscale``, ``rate_coupling`` and ``coupling_summary``.
+
+    ``col_norms`` is a list of per-layer column-norm vectors (one reading, named by
+    ``column_norm``) or a dict {reading: list}: Test 3 then runs once per reading (rows of
+    ``coupling`` carry ``column_norm``; BH runs within each reading), and the summary's
+    counts use the reading ``column_norm``. Both readings share each layer's tails.
+    """
     n_layers = len(jacobians)
-    if len(col_norms) != n_layers or len(self_alignment) != n_layers:
-        raise ValueError(
-            f"{run}: {n_layers} Jacobians, {len(col_norms)} column-norm vectors, "
-            f"{len(self_alignment)} self-alignment values"
-        )
+    readings = dict(col_norms) if isinstance(col_norms, dict) else {column_norm: col_norms}
+    if column_norm not in readings:
+        raise ValueError(f"coupling.column_norm = {column_norm!r} is not among the readings given {sorted(readings)}")
+    for name, cols in readings.items():
+        if len(cols) != n_layers or len(self_alignment) != n_layers:
+            raise ValueError(
+                f"{run}: {n_layers} Jacobians, {len(cols)} column-norm vectors ({name}), "
+                f"{len(self_alignment)} self-alignment values"
+            )
     pairs = block_snapshots(n_layers)
     coupling_rows, meso_rows, rate_rows, summary_rows = [], [], [], []
     for method, mem in memberships.items():
@@ -198,26 +226,34 @@ def run_coupling(
                 rho, p = float("nan"), float("nan")
             rate_rows.append({"run": run, "method": method, "measure": name, "spearman_rho": rho, "p_perm": p,
                               "n": len(values)})
-        # Test 3
-        rows = []
-        for layer, (s_in, _) in enumerate(pairs):
-            res = boundary_test(part[s_in], col_norms[layer], tail_fraction, n_perm_units,
-                                rng_for(seed, method, layer, "boundary"))
-            rows.append({"run": run, "method": method, "layer": layer, "snapshot": s_in, **res,
-                         "self_alignment": float(self_alignment[layer])})
-        q, rej = stats.benjamini_hochberg([r["p_perm"] for r in rows], alpha)
-        for r, qi, ri in zip(rows, q, rej):
-            r["q_bh"] = float(qi)
-            r["significant"] = bool(ri)
-            r["significant_positive"] = bool(ri and r["cohens_d"] > 0)
-            r["significant_negative"] = bool(ri and r["cohens_d"] < 0)
-        coupling_rows += rows
+        # Test 3: the tails depend on participation only, so both readings share them
+        tails = [stats.tail_indices(part[s_in], tail_fraction, tail_ties, rng_for(seed, method, layer, "tail_ties"))
+                 for layer, (s_in, _) in enumerate(pairs)]
+        by_reading = {}
+        for reading, cols in readings.items():
+            rows = []
+            for layer, (s_in, _) in enumerate(pairs):
+                res = boundary_test(part[s_in], cols[layer], tail_fraction, n_perm_units,
+                                    rng_for(seed, method, layer, "boundary"), tails=tails[layer])
+                rows.append({"run": run, "method": method, "column_norm": reading, "layer": layer, "snapshot": s_in,
+                             **res, "self_alignment": float(self_alignment[layer])})
+            q, rej = stats.benjamini_hochberg([r["p_perm"] for r in rows], alpha)
+            for r, qi, ri in zip(rows, q, rej):
+                r["q_bh"] = float(qi)
+                r["significant"] = bool(ri)
+                r["significant_positive"] = bool(ri and r["cohens_d"] > 0)
+                r["significant_negative"] = bool(ri and r["cohens_d"] < 0)
+            coupling_rows += rows
+            by_reading[reading] = rows
+        rows = by_reading[column_norm]
         d = np.array([r["cohens_d"] for r in rows])
-        sa_rho, sa_p = (stats.spearman_permutation(self_alignment, d, n_perm_rate, rng_for(seed, method, 0, "selfalign"))
-                        if n_layers >= 3 else (float("nan"), float("nan")))
+        ok = np.isfinite(d)  # layers whose tails overlap (d undefined) drop out of the Spearman
+        sa_rho, sa_p = (stats.spearman_permutation(np.asarray(self_alignment, float)[ok], d[ok], n_perm_rate,
+                                                   rng_for(seed, method, 0, "selfalign"))
+                        if ok.sum() >= 3 else (float("nan"), float("nan")))
         zs = np.array([m["z"] for m in meso])
         summary_rows.append({
-            "run": run, "method": method, "n_layers": n_layers,
+            "run": run, "method": method, "column_norm": column_norm, "n_layers": n_layers,
             "n_fdr_sig_pos": int(sum(r["significant_positive"] for r in rows)),
             "n_fdr_sig_neg": int(sum(r["significant_negative"] for r in rows)),
             "frac_fdr_sig_pos": float(np.mean([r["significant_positive"] for r in rows])),
@@ -264,6 +300,11 @@ class JacobianFiles:
         if not np.all(np.isfinite(J)):
             raise ValueError(f"{self.paths[layer]}: non-finite entries in mean_J")
         return J
+
+    def all_column_norms(self) -> dict[str, list[np.ndarray]]:
+        """Both readings, {reading: per-layer vectors}, the configured one first."""
+        readings = (self.column_norm,) + tuple(r for r in COLUMN_NORMS if r != self.column_norm)
+        return {r: JacobianFiles(self.paths, r).column_norms() for r in readings}
 
     def column_norms(self) -> list[np.ndarray]:
         out = []

@@ -70,20 +70,42 @@ def cohens_d(group_a, group_b, reference) -> float:
     return float((a.mean() - b.mean()) / sd)
 
 
-def tail_indices(values, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the top and bottom ``fraction`` of ``values`` by rank.
+TAIL_TIES = ("include", "random")
 
-    n = max(1, round(fraction * len)); ties are broken by index (stable sort), so the
-    tails always have exactly n members each and are disjoint.
-    """
-    v = np.asarray(values, dtype=float)
+
+def tail_size(n_values: int, fraction: float) -> int:
+    """Nominal size of each tail: max(1, round(fraction * n_values))."""
     if not 0 < fraction <= 0.5:
         raise ValueError(f"tail fraction must lie in (0, 0.5], got {fraction}")
-    n = max(1, int(round(fraction * len(v))))
-    if 2 * n > len(v):
-        raise ValueError(f"{len(v)} values are too few for two tails of {n}")
-    order = np.argsort(v, kind="stable")
-    return order[-n:], order[:n]
+    n = max(1, int(round(fraction * n_values)))
+    if 2 * n > n_values:
+        raise ValueError(f"{n_values} values are too few for two tails of {n}")
+    return n
+
+
+def tail_indices(values, fraction: float, ties: str = "include",
+                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (ascending) of the top and bottom ``fraction`` of ``values``.
+
+    n = max(1, round(fraction * len)). Units tied with the n-th value at a cut are
+    ``include``: all taken, so a tail is every unit at or beyond its cut value (it may hold
+    more than n units; when more than the middle ties, the two tails share units) or
+    ``random``: ordered by a uniform draw from ``rng``, so each tail has exactly n units and
+    the two are disjoint. Either way the tails depend on the values, not on unit numbering.
+    """
+    v = np.asarray(values, dtype=float)
+    n = tail_size(len(v), fraction)
+    if ties == "include":
+        ordered = np.sort(v)
+        top = np.flatnonzero(v >= ordered[-n])
+        bottom = np.flatnonzero(v <= ordered[n - 1])
+        return top, bottom
+    if ties == "random":
+        if rng is None:
+            raise ValueError("ties='random' needs a seeded generator (rng)")
+        order = np.lexsort((rng.random(len(v)), v))  # by value, ties in random order
+        return np.sort(order[-n:]), np.sort(order[:n])
+    raise ValueError(f"coupling.tail_ties must be one of {TAIL_TIES}, got {ties!r}")
 
 
 def cohens_d_permutation(top, bottom, reference, n_perm: int, rng: np.random.Generator):

@@ -40,7 +40,8 @@ rule coupling_tests:
         n_random_partitions=config["coupling"].get("n_random_partitions", 100),
         alpha=config["coupling"].get("alpha", 0.05),
         seed=config["coupling"].get("seed", 0),
-        column_norm=config["coupling"].get("column_norm", "per_sample_mean"),
+        column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        tail_ties=config["coupling"].get("tail_ties", "include"),
     script:
         "../scripts/coupling_tests.py"
 
@@ -48,7 +49,9 @@ rule coupling_tests:
 _FIG_COMMON = dict(
     runs=RUNS,
     method=PRIMARY_METHOD,
-    null_runs=[r for r in RUNS if config["runs"][r]["source"] == "init"],
+    null_runs=NULL_RUNS,
+    null_of=NULL_OF,
+    column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
     regime_bounds=config["spectra"].get("regime_bounds", [0.15625, 0.625]),
 )
 

@@ -1,4 +1,9 @@
 # Figures are drawn from tables and saved arrays alone; `snakemake figures` redraws them all.
+from resdyn.run_roles import null_of, null_runs
+
+# Declared null roles (runs.<name>.null_of), for every figure that sets a null apart
+NULL_OF = null_of(config["runs"])  # {trained run: its null run}
+NULL_RUNS = null_runs(config["runs"])
 
 ALL_FIGURES += expand("fig1_eigenvalues_{run}", run=RUNS)
 ALL_FIGURES += [

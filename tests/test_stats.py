@@ -46,7 +46,7 @@ def test_cohens_d_hand_example():
 def test_tails_and_permutation_test():
     v = np.array([0.0, 0.0, 0.0, 0.5, 0.9, 1.0, 0.2, 0.0, 0.7, 0.3])
     top, bottom = stats.tail_indices(v, 0.2)
-    assert sorted(top) == [4, 5] and sorted(bottom) == [0, 1]  # ties broken by index
+    assert sorted(top) == [4, 5] and sorted(bottom) == [0, 1, 2, 7]  # every unit tied at the cut is in its tail
     rng = np.random.default_rng(0)
     ref = rng.standard_normal(200)
     d, p = stats.cohens_d_permutation(ref[:20] + 5, ref[20:40], ref, 999, rng)

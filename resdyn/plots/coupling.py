@@ -23,13 +23,32 @@ def _run_colors(runs, null_runs):
     return colors
 
 
+def one_reading(coupling: pd.DataFrame, method: str, column_norm: str | None) -> pd.DataFrame:
+    """Rows of one community method and one column-norm reading (the one the summary counts)."""
+    c = coupling[coupling["method"] == method]
+    if column_norm is not None and "column_norm" in c:
+        c = c[c["column_norm"] == column_norm]
+        if c.empty:
+            raise ValueError(f"coupling table has no rows for column_norm {column_norm!r}")
+    return c
+
+
+def run_label(run: str, null_of: dict | None) -> str:
+    """Legend label: a declared null says whose null it is."""
+    for trained, null in (null_of or {}).items():
+        if null == run:
+            return f"{run} (null of {trained})"
+    return run
+
+
 def showcase_layer(n_layers: int) -> int:
     """The paper shows layer 17 of 32; the same depth fraction here."""
     return min(n_layers - 1, (17 * n_layers) // 32)
 
 
-def fig7(coupling: pd.DataFrame, summary: pd.DataFrame, units: dict, runs, null_runs, method: str):
-    c = coupling[coupling["method"] == method]
+def fig7(coupling: pd.DataFrame, summary: pd.DataFrame, units: dict, runs, null_runs, method: str,
+         null_of: dict | None = None, column_norm: str | None = None):
+    c = one_reading(coupling, method, column_norm)
     s = summary[summary["method"] == method].set_index("run").reindex(runs)
     colors = _run_colors(runs, null_runs)
     trained = [r for r in runs if r not in null_runs] or list(runs)
@@ -52,7 +71,7 @@ def fig7(coupling: pd.DataFrame, summary: pd.DataFrame, units: dict, runs, null_
                            (axes[0, 2], "spearman_rho", "(c) Spearman ρ(participation, col norm)")):
         for r in runs:
             t = c[c["run"] == r].sort_values("layer")
-            ax.plot(t["layer"], t[col], marker="o", ms=3, lw=1, color=colors[r], label=r,
+            ax.plot(t["layer"], t[col], marker="o", ms=3, lw=1, color=colors[r], label=run_label(r, null_of),
                     ls="--" if r in null_runs else "-")
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel("layer")
@@ -95,8 +114,9 @@ def fig7(coupling: pd.DataFrame, summary: pd.DataFrame, units: dict, runs, null_
     return fig
 
 
-def fig8(coupling: pd.DataFrame, summary: pd.DataFrame, runs, method: str, regime_bounds):
-    c = coupling[coupling["method"] == method]
+def fig8(coupling: pd.DataFrame, summary: pd.DataFrame, runs, method: str, regime_bounds,
+         column_norm: str | None = None):
+    c = one_reading(coupling, method, column_norm)
     s = summary[summary["method"] == method].set_index("run").reindex(runs)
     n = len(runs) + 1
     ncol = min(n, 3)

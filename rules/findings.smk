@@ -1,0 +1,52 @@
+# The findings scorecard: each headline finding of the paper, this run set's numbers and a
+# verdict by a stated rule (resdyn/findings.py). Included after every stage, so that
+# ALL_TABLES is complete: the scorecard reads whichever of its tables this config produces
+# and marks the findings of the others "not testable with these runs".
+FINDINGS_TABLES = [
+    "model_health",
+    "layer_spectra",
+    "table2_self_alignment",
+    "cumulative_summary",
+    "schur_table3",
+    "schur_dose",
+    "coupling",
+    "coupling_summary",
+    "rate_coupling",
+]
+FINDINGS_FILES = [
+    "results/findings.csv",
+    "results/findings.md",
+    "results/findings.html",
+]
+
+
+rule findings:
+    input:
+        **{name: table_file(name) for name in FINDINGS_TABLES if name in ALL_TABLES},
+    output:
+        csv="results/findings.csv",
+        md="results/findings.md",
+        html=report(
+            "results/findings.html",
+            caption=os.path.join(workflow.basedir, "report", "findings.rst"),
+            category="Findings",
+        ),
+    log:
+        "logs/findings.log",
+    benchmark:
+        "benchmarks/out/findings.tsv"
+    conda:
+        "../envs/graph.yaml"
+    resources:
+        **job_resources("light"),
+    params:
+        runs=RUNS,
+        null_of=NULL_OF,  # declared null roles (rules/figures.smk)
+        untrained=[run for run in RUNS if config["runs"][run]["source"] == "init"],
+        protocols={
+            run: config["runs"][run].get("protocol", "single_token") for run in RUNS
+        },
+        method=PRIMARY_METHOD,
+        column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+    script:
+        "../scripts/findings.py"
