@@ -31,8 +31,9 @@ def _hidden_size(spec: dict, runs: dict, models_dir: Path) -> int | None:
 
 def check_fidelity_keys(config: dict) -> None:
     """Sample subsets within the corpus; regime layers in order."""
-    n_corpus, n_jac = config["corpus"]["n_samples"], config["jacobians"].get("n_samples")
-    if n_jac is not None and n_jac > n_corpus:
+    n_corpus = config.get("corpus", {}).get("n_samples")
+    n_jac = config.get("jacobians", {}).get("n_samples")
+    if None not in (n_jac, n_corpus) and n_jac > n_corpus:
         raise ConfigError(f"jacobians.n_samples = {n_jac} exceeds corpus.n_samples = {n_corpus}")
     for name, spec in config["runs"].items():
         layers = spec.get("regime_layers")
