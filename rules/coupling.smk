@@ -53,6 +53,7 @@ _FIG_COMMON = dict(
     null_of=NULL_OF,
     column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
     regime_bounds=config["spectra"].get("regime_bounds", [0.15625, 0.625]),
+    regime_layers={r: config["runs"][r].get("regime_layers") for r in RUNS},
 )
 
 

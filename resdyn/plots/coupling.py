@@ -115,7 +115,8 @@ def fig7(coupling: pd.DataFrame, summary: pd.DataFrame, units: dict, runs, null_
 
 
 def fig8(coupling: pd.DataFrame, summary: pd.DataFrame, runs, method: str, regime_bounds,
-         column_norm: str | None = None):
+         column_norm: str | None = None, regime_layers: dict | None = None):
+    """regime_layers: run -> its `regime_layers` (or None: the depth fractions regime_bounds)."""
     c = one_reading(coupling, method, column_norm)
     s = summary[summary["method"] == method].set_index("run").reindex(runs)
     n = len(runs) + 1
@@ -125,7 +126,7 @@ def fig8(coupling: pd.DataFrame, summary: pd.DataFrame, runs, method: str, regim
     flat = axes.ravel()
     for ax, r, tag in zip(flat, runs, "abcdefghijklmnop"):
         t = c[c["run"] == r]
-        reg = np.array(regime_labels(len(t), regime_bounds))[t["layer"].to_numpy()]
+        reg = np.array(regime_labels(len(t), regime_bounds, (regime_layers or {}).get(r)))[t["layer"].to_numpy()]
         for name, color in REGIME_COLORS.items():
             sel = reg == name
             ax.scatter(t["self_alignment"][sel], t["cohens_d"][sel], color=color, s=18, label=name)
