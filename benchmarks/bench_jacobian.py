@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import torch
 
-from resdyn.jacobians import autodiff_single_token_jacobians, in_context_jacobian, single_token_jacobians
+from resdyn.jacobians import (autodiff_in_context_jacobian, autodiff_single_token_jacobians, in_context_jacobian,
+                              single_token_jacobians)
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block, rotary_tables
+from resdyn.models.in_context import in_context_jacobians
 
 
 def load_model(path=None):
@@ -86,6 +88,9 @@ class EngineTimes:
     t_paper: float
     t_autodiff: float
     t_closed: float
+    t_ctx_closed: float  # in context, closed form, one sample at a time (as scripts/jacobian_layer.py calls it)
+    t_ctx_batched: float
+    t_ctx_autodiff: float
     rows: list  # (engine, seconds per Jacobian, max relative error vs float64)
 
 
@@ -110,10 +115,15 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     t_auto, auto = _timed(lambda: autodiff_single_token_jacobians(block32, states), 2)
     t_closed, closed = _timed(lambda: single_token_jacobians(block32, states), 3)
     t_auto, t_closed = t_auto / samples, t_closed / samples
-    # in context: the last of `context` tokens, earlier keys/values fixed (jacrev, one sample)
-    prefix = test_states(d, context)
-    t_ctx, ctx = _timed(lambda: in_context_jacobian(block32, prefix), 2)
-    ctx_ref = in_context_jacobian(block64, prefix.double())
+    # in context: the last of `context` tokens, earlier keys/values fixed; jacrev on one sample,
+    # the closed form per sample and batched (each including the contexts' keys/values)
+    prefixes = test_states(d, samples * context).reshape(samples, context, d)
+    t_ctx, ctx = _timed(lambda: autodiff_in_context_jacobian(block32, prefixes[0]), 2)
+    ctx_ref = autodiff_in_context_jacobian(block64, prefixes[0].double())
+    t_ctx_closed, ctx_closed = _timed(lambda: torch.stack([in_context_jacobian(block32, p) for p in prefixes]), 3)
+    t_ctx_batched, ctx_batched = _timed(
+        lambda: in_context_jacobians(block32, prefixes[:, -1], [block32.context(p[:-1]) for p in prefixes]), 3)
+    t_ctx_closed, t_ctx_batched = t_ctx_closed / samples, t_ctx_batched / samples
 
     def err(j, ref):
         ref = ref[: len(j)]
@@ -122,9 +132,11 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     rows = [("paper: autograd.functional.jacobian", t_paper, err(paper, reference)),
             ("autodiff: vmap(jacrev(block))", t_auto, err(auto, reference)),
             ("closed form (single_token)", t_closed, err(closed, reference)),
-            (f"in context: jacrev, {context} tokens", t_ctx, err(ctx[None], ctx_ref[None]))]
+            (f"in context: jacrev, {context} tokens", t_ctx, err(ctx[None], ctx_ref[None])),
+            (f"in context: closed form, {context} tokens", t_ctx_closed, err(ctx_closed[:1], ctx_ref[None])),
+            (f"in context: closed form, batched {samples}", t_ctx_batched, err(ctx_batched[:1], ctx_ref[None]))]
     return EngineTimes(d, matmul_gflops(d), closed_form_flops(model), autodiff_flops(model),
-                       t_paper, t_auto, t_closed, rows)
+                       t_paper, t_auto, t_closed, t_ctx_closed, t_ctx_batched, t_ctx, rows)
 
 
 def main(argv=None):
@@ -145,6 +157,14 @@ def main(argv=None):
           f"(GFLOP/s column counts the closed form's {res.flops / 1e9:.2f} GFLOP for every engine); "
           f"autodiff, counting its own {res.flops_autodiff / 1e9:.2f} GFLOP: "
           f"{res.flops_autodiff / res.t_autodiff / 1e9 / res.peak:.0%}")
+    print(in_context_ratios(res))
+
+
+def in_context_ratios(res: EngineTimes) -> str:
+    """The in-context closed form against the single-token closed form (target ≤ 2×) and against jacrev."""
+    return (f"in context, closed form / single-token closed form: {res.t_ctx_closed / res.t_closed:.2f}× per sample, "
+            f"{res.t_ctx_batched / res.t_closed:.2f}× batched; jacrev in context / closed form in context: "
+            f"{res.t_ctx_autodiff / res.t_ctx_closed:.1f}×")
 
 
 if __name__ == "__main__":
