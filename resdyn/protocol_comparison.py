@@ -76,13 +76,18 @@ def _paired(single: pd.DataFrame, context: pd.DataFrame, quantity_of: dict[str, 
                          f"in-context only: {only_c}); compare the same run and layers")
     parts = []
     for column, quantity in quantity_of.items():
-        parts.append(pd.DataFrame({"layer": single.index, "quantity": quantity, "single_token": single[column].to_numpy(),
+        parts.append(pd.DataFrame({"layer": single.index, "quantity": quantity,
+                                   "single_token": single[column].to_numpy(),
                                    "in_context": context.loc[single.index, column].to_numpy()}))
     return pd.concat(parts, ignore_index=True)
 
 
-def protocol_comparison(single_token: ProtocolTables, in_context: ProtocolTables, coupling_method: str | None = None) -> pd.DataFrame:
-    """The comparison table (COLUMNS), `run` named after the single-token run, rows in QUANTITIES order then by layer."""
+def protocol_comparison(single_token: ProtocolTables, in_context: ProtocolTables,
+                        coupling_method: str | None = None) -> pd.DataFrame:
+    """The comparison table (COLUMNS), `run` named after the single-token run, rows in QUANTITIES order, then by layer.
+
+    coupling_method picks the community method of coupling.csv's rows (default: the only one present).
+    """
     run, s_spec = _run_rows(single_token.layer_spectra, single_token.run, "single-token layer_spectra")
     _, c_spec = _run_rows(in_context.layer_spectra, in_context.run, "in-context layer_spectra")
     quantities = list(SPECTRA_QUANTITIES)

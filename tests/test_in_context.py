@@ -38,8 +38,8 @@ def test_one_token_prompt_is_the_single_token_jacobian(model_type):
     assert torch.equal(in_context_jacobian(block, prefix), single_token_jacobians(block, prefix)[0])
     # the general formula with no earlier keys: weight 1 on itself, so q and k drop out
     empty = block.context(prefix[:0])
-    torch.testing.assert_close(in_context_jacobians(block, prefix, [empty])[0], single_token_jacobians(block, prefix)[0],
-                               atol=1e-13, rtol=0)
+    torch.testing.assert_close(in_context_jacobians(block, prefix, [empty])[0],
+                               single_token_jacobians(block, prefix)[0], atol=1e-13, rtol=0)
 
 
 def _central_differences(f, x, eps=1e-6):
@@ -69,7 +69,8 @@ def test_batched_contexts_of_different_lengths(model_type):
     block = _block(model, model_type, 1)
     samples = [TOKENS[:3], TOKENS[2:11], TOKENS[5:7], TOKENS]
     prefixes = [prefix_states(model, ids, 1).double() for ids in samples]
-    batch = in_context_jacobians(block, torch.stack([p[-1] for p in prefixes]), [block.context(p[:-1]) for p in prefixes])
+    contexts = [block.context(p[:-1]) for p in prefixes]
+    batch = in_context_jacobians(block, torch.stack([p[-1] for p in prefixes]), contexts)
     for jac, prefix in zip(batch, prefixes):
         torch.testing.assert_close(jac, autodiff_in_context_jacobian(block, prefix), atol=1e-10, rtol=0)
 

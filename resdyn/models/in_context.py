@@ -103,7 +103,8 @@ def attention_step(block: Block, h: torch.Tensor, contexts: list[Context]):
                          "build it from sources.load_layer for the in-context protocol")
     if len(contexts) != h.shape[0]:
         raise ValueError(f"{len(contexts)} contexts for {h.shape[0]} states")
-    keys, values, mask, cos, sin = (t.to(block.dtype) if t.is_floating_point() else t for t in padded_contexts(contexts))
+    keys, values, mask, cos, sin = (t.to(block.dtype) if t.is_floating_point() else t
+                                    for t in padded_contexts(contexts))
     n_batch, d = h.shape
     H, n_kv, hd = block.n_heads, block.n_kv, block.head_dim
     rep = H // n_kv
