@@ -8,6 +8,9 @@ engines on the same states: reverse-mode autodiff of the functional block
 (vmap of jacrev) and the closed form. Reports per-Jacobian time, speed-up over
 the paper's method, attained GFLOP/s beside a d×d float32 matmul measured in
 the same run, and the largest deviation from a float64 autodiff reference.
+In context (the last of 32 tokens attending to the others' fixed keys/values): jacrev
+against the closed form, per sample and batched, and the ratio of the closed form's
+s/Jacobian to the single-token closed form's (target ≤ 2×).
 Without --model it uses a randomly initialised block of SmolLM2-135M's shape.
 """
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from resdyn.jacobians import autodiff_single_token_jacobians, in_context_jacobian, single_token_jacobians
+from resdyn.jacobians import (autodiff_in_context_jacobian, autodiff_single_token_jacobians, in_context_jacobian,
+                              single_token_jacobians)
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block, rotary_tables
+from resdyn.models.in_context import in_context_jacobians
 
 
 def load_model(path=None):
@@ -43,6 +48,20 @@ def _timed(fn, repeats):
     for _ in range(repeats):
         out = fn()
     return (time.perf_counter() - start) / repeats, out
+
+
+def _interleaved_best(fns, rounds: int = 5) -> list[float]:
+    """Smallest wall time of each function over `rounds` rounds that call them in turn: a ratio
+    of two such times is little disturbed by neighbours on a shared machine."""
+    for fn in fns:
+        fn()  # warm-up
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def matmul_gflops(d: int, repeats: int = 20) -> float:
@@ -86,6 +105,11 @@ class EngineTimes:
     t_paper: float
     t_autodiff: float
     t_closed: float
+    t_ctx_closed: float  # in context, closed form, one sample at a time (as scripts/jacobian_layer.py calls it)
+    t_ctx_batched: float
+    t_ctx_autodiff: float
+    ratio_per_sample: float  # in-context closed form / single-token closed form, interleaved best of 5
+    ratio_batched: float
     rows: list  # (engine, seconds per Jacobian, max relative error vs float64)
 
 
@@ -110,10 +134,19 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     t_auto, auto = _timed(lambda: autodiff_single_token_jacobians(block32, states), 2)
     t_closed, closed = _timed(lambda: single_token_jacobians(block32, states), 3)
     t_auto, t_closed = t_auto / samples, t_closed / samples
-    # in context: the last of `context` tokens, earlier keys/values fixed (jacrev, one sample)
-    prefix = test_states(d, context)
-    t_ctx, ctx = _timed(lambda: in_context_jacobian(block32, prefix), 2)
-    ctx_ref = in_context_jacobian(block64, prefix.double())
+    # in context: the last of `context` tokens, earlier keys/values fixed; jacrev on one sample,
+    # the closed form per sample and batched (each including the contexts' keys/values)
+    prefixes = test_states(d, samples * context).reshape(samples, context, d)
+    t_ctx, ctx = _timed(lambda: autodiff_in_context_jacobian(block32, prefixes[0]), 2)
+    ctx_ref = autodiff_in_context_jacobian(block64, prefixes[0].double())
+    t_ctx_closed, ctx_closed = _timed(lambda: torch.stack([in_context_jacobian(block32, p) for p in prefixes]), 3)
+    t_ctx_batched, ctx_batched = _timed(
+        lambda: in_context_jacobians(block32, prefixes[:, -1], [block32.context(p[:-1]) for p in prefixes]), 3)
+    t_ctx_closed, t_ctx_batched = t_ctx_closed / samples, t_ctx_batched / samples
+    best_single, best_ctx, best_batched = _interleaved_best([
+        lambda: single_token_jacobians(block32, states),
+        lambda: [in_context_jacobian(block32, p) for p in prefixes],
+        lambda: in_context_jacobians(block32, prefixes[:, -1], [block32.context(p[:-1]) for p in prefixes])])
 
     def err(j, ref):
         ref = ref[: len(j)]
@@ -122,9 +155,12 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     rows = [("paper: autograd.functional.jacobian", t_paper, err(paper, reference)),
             ("autodiff: vmap(jacrev(block))", t_auto, err(auto, reference)),
             ("closed form (single_token)", t_closed, err(closed, reference)),
-            (f"in context: jacrev, {context} tokens", t_ctx, err(ctx[None], ctx_ref[None]))]
+            (f"in context: jacrev, {context} tokens", t_ctx, err(ctx[None], ctx_ref[None])),
+            (f"in context: closed form, {context} tokens", t_ctx_closed, err(ctx_closed[:1], ctx_ref[None])),
+            (f"in context: closed form, batched {samples}", t_ctx_batched, err(ctx_batched[:1], ctx_ref[None]))]
     return EngineTimes(d, matmul_gflops(d), closed_form_flops(model), autodiff_flops(model),
-                       t_paper, t_auto, t_closed, rows)
+                       t_paper, t_auto, t_closed, t_ctx_closed, t_ctx_batched, t_ctx,
+                       best_ctx / best_single, best_batched / best_single, rows)
 
 
 def main(argv=None):
@@ -145,6 +181,15 @@ def main(argv=None):
           f"(GFLOP/s column counts the closed form's {res.flops / 1e9:.2f} GFLOP for every engine); "
           f"autodiff, counting its own {res.flops_autodiff / 1e9:.2f} GFLOP: "
           f"{res.flops_autodiff / res.t_autodiff / 1e9 / res.peak:.0%}")
+    print(in_context_ratios(res))
+
+
+def in_context_ratios(res: EngineTimes) -> str:
+    """The in-context closed form against the single-token closed form (target ≤ 2×) and against jacrev."""
+    return (f"in context, closed form / single-token closed form (best of 5 interleaved rounds): "
+            f"{res.ratio_per_sample:.2f}× per sample, {res.ratio_batched:.2f}× batched; "
+            f"jacrev in context / closed form in context: "
+            f"{res.t_ctx_autodiff / res.t_ctx_closed:.1f}×")
 
 
 if __name__ == "__main__":

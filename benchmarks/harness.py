@@ -68,6 +68,7 @@ def section_jacobian(args) -> None:
     print(f"\nclosed form: {res.flops / res.t_closed / 1e9 / res.peak:.0%} of the matmul rate; autodiff "
           f"(counting its own {res.flops_autodiff / 1e9:.2f} GFLOP): "
           f"{res.flops_autodiff / res.t_autodiff / 1e9 / res.peak:.0%}")
+    print(bj.in_context_ratios(res))
 
 
 def _jacobians(args) -> torch.Tensor:

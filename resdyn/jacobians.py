@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from resdyn.models.block import Block
+from resdyn.models.in_context import in_context_jacobians
 from resdyn.sv_extremes import singular_extremes
 
 
@@ -25,10 +26,17 @@ def single_token_jacobians(block: Block, states: torch.Tensor) -> torch.Tensor:
     return block.single_token_jacobian(states)
 
 
-def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
-    """Jacobian (d, d) at the last of `prefix` (T, d), the earlier positions' keys/values held fixed."""
+def autodiff_in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
+    """`in_context_jacobian` by reverse-mode autodiff (jacrev); the reference for the closed form."""
     ctx = block.context(prefix[:-1]) if prefix.shape[0] > 1 else None
     return torch.func.jacrev(lambda h: block(h, ctx))(prefix[-1].to(block.dtype))
+
+
+def in_context_jacobian(block: Block, prefix: torch.Tensor) -> torch.Tensor:
+    """Jacobian (d, d) at the last of `prefix` (T, d), the earlier positions' keys/values held fixed (closed form)."""
+    if prefix.shape[0] == 1:  # nothing to attend to: the single-token protocol at position 0
+        return block.single_token_jacobian(prefix)[0]
+    return in_context_jacobians(block, prefix[-1:], [block.context(prefix[:-1])])[0]
 
 
 def singular_value_stats(jac: torch.Tensor) -> dict[str, np.ndarray]:
