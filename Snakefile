@@ -29,6 +29,7 @@ include: "rules/figures.smk"
 include: "rules/graphs.smk"
 include: "rules/coupling.smk"
 include: "rules/lyapunov.smk"
+include: "rules/protocols.smk"
 include: "rules/tables.smk"
 include: "rules/findings.smk"
 

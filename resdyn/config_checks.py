@@ -35,6 +35,12 @@ def check_fidelity_keys(config: dict) -> None:
     n_jac = config.get("jacobians", {}).get("n_samples")
     if None not in (n_jac, n_corpus) and n_jac > n_corpus:
         raise ConfigError(f"jacobians.n_samples = {n_jac} exceeds corpus.n_samples = {n_corpus}")
+    compared = config.get("protocol_comparison", {}).get("run")
+    if compared is not None and compared not in config["runs"]:
+        raise ConfigError(f"protocol_comparison.run = {compared!r} is not a run; runs are {sorted(config['runs'])}")
+    n_compared = config.get("protocol_comparison", {}).get("n_samples")
+    if None not in (n_compared, n_corpus) and compared is not None and n_compared > n_corpus:
+        raise ConfigError(f"protocol_comparison.n_samples = {n_compared} exceeds corpus.n_samples = {n_corpus}")
     for name, spec in config["runs"].items():
         layers = spec.get("regime_layers")
         if layers is not None and not layers[0] < layers[1]:

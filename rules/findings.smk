@@ -20,9 +20,22 @@ FINDINGS_FILES = [
 ]
 
 
+# With a protocol comparison, both protocols' tables on its samples give rows of their own.
+FINDINGS_PROTOCOL_INPUTS = (
+    {
+        f"protocol_{protocol}_{name}": f"results/{PROTOCOL_RUN}/protocols/{protocol}/{name}.csv"
+        for protocol in PROTOCOL_NAMES
+        for name in PROTOCOL_TABLES
+    }
+    if PROTOCOL_RUN
+    else {}
+)
+
+
 rule findings:
     input:
         **{name: table_file(name) for name in FINDINGS_TABLES if name in ALL_TABLES},
+        **FINDINGS_PROTOCOL_INPUTS,
     output:
         csv="results/findings.csv",
         md="results/findings.md",
@@ -48,5 +61,7 @@ rule findings:
         },
         method=PRIMARY_METHOD,
         column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        protocol_run=PROTOCOL_RUN,
+        protocol_samples=config.get("protocol_comparison", {}).get("n_samples"),
     script:
         "../scripts/findings.py"

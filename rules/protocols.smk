@@ -1,0 +1,80 @@
+# How much the paper's single-token simplification moves its findings: one trained run's
+# Jacobians recomputed in both protocols on the same first samples (protocol_comparison.run,
+# .n_samples), each protocol through the main stages' own table code, side by side.
+
+PROTOCOL_RUN = config.get("protocol_comparison", {}).get("run")
+PROTOCOL_NAMES = ["single_token", "in_context"]
+PROTOCOL_TABLES = [
+    "layer_spectra",
+    "cumulative",
+    "cumulative_summary",
+    "coupling",
+    "coupling_summary",
+    "rate_coupling",
+    "mesoscale",
+]
+
+if PROTOCOL_RUN:
+    ALL_TABLES += ["protocol_comparison"]
+    ALL_FIGURES += ["protocol_comparison"]
+
+    rule protocol_tables:
+        input:
+            model="resources/models/{run}",
+            corpus="results/corpus/samples.jsonl",
+            partitions=expand(
+                "results/{{run}}/communities/{method}.npz", method=COMMUNITY_METHODS
+            ),
+        output:
+            **{
+                f"{protocol}_{name}": f"results/{{run}}/protocols/{protocol}/{name}.csv"
+                for protocol in PROTOCOL_NAMES
+                for name in PROTOCOL_TABLES
+            },
+            relative_difference="results/{run}/protocols/relative_difference.csv",
+        log:
+            "logs/protocol_tables/{run}.log",
+        benchmark:
+            "benchmarks/out/protocol_tables/{run}.tsv"
+        conda:
+            "../envs/gpu.yaml"
+        threads: 1
+        resources:
+            **job_resources("gpu_jacobian"),
+        params:
+            n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
+            bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
+            methods=COMMUNITY_METHODS,
+            k=config["spectra"]["k"],
+            regime_bounds=config["spectra"]["regime_bounds"],
+            regime_layers=lambda wc: config["runs"][wc.run].get("regime_layers"),
+            cumulative=config["cumulative"],
+            coupling=config["coupling"],
+        script:
+            "../scripts/protocol_tables.py"
+
+    rule protocol_comparison:
+        input:
+            **{
+                f"{protocol}_{name}": f"results/{PROTOCOL_RUN}/protocols/{protocol}/{name}.csv"
+                for protocol in PROTOCOL_NAMES
+                for name in ("layer_spectra", "cumulative", "coupling")
+            },
+            relative_difference=f"results/{PROTOCOL_RUN}/protocols/relative_difference.csv",
+        output:
+            table=table_file("protocol_comparison"),
+            figure=figure_files("protocol_comparison"),
+        log:
+            "logs/protocol_comparison.log",
+        benchmark:
+            "benchmarks/out/protocol_comparison.tsv"
+        conda:
+            "../envs/plot.yaml"
+        resources:
+            **job_resources("light"),
+        params:
+            run=PROTOCOL_RUN,
+            method=PRIMARY_METHOD,
+            column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        script:
+            "../scripts/protocol_comparison.py"

@@ -1,0 +1,33 @@
+"""One run's Jacobians in both protocols on the same first samples, and each protocol's tables."""
+import numpy as np
+import pandas as pd
+import torch
+
+from resdyn.corpus import read_jsonl
+from resdyn.io import save_csv
+from resdyn.logs import Progress, setup_logging
+from resdyn.models.sources import compute_device, load_prepared
+from resdyn.protocols import PROTOCOLS, protocol_layer_arrays, protocol_tables
+from resdyn.tokens import encode_all
+
+log = setup_logging(snakemake.log[0], "protocol_tables")
+p, run = snakemake.params, snakemake.wildcards.run
+torch.set_num_threads(snakemake.threads)
+model, tokenizer = load_prepared(snakemake.input.model, device=compute_device())
+token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus)[: p.n_samples], p.bos)
+arrays, rel_diff = protocol_layer_arrays(model, token_ids, run, Progress(log, len(token_ids), f"{run} samples"))
+stores = {m: np.load(path) for m, path in zip(p.methods, snakemake.input.partitions)}
+mems = {m: z["membership"] for m, z in stores.items()}
+parts = {m: z["participation"] for m, z in stores.items()}
+for protocol in PROTOCOLS:
+    tables = protocol_tables(run, arrays[protocol], mems, parts, k=p.k, regime_bounds=p.regime_bounds,
+                             regime_layers=p.regime_layers, cumulative_method=p.cumulative["method"],
+                             rank=p.cumulative["rank"], coupling=p.coupling)
+    for name, table in tables.items():
+        table.insert(1, "protocol", protocol)
+        save_csv(getattr(snakemake.output, f"{protocol}_{name}"), table)
+log.info("%s: median relative difference of the two Jacobians per layer: %s", run,
+         np.array2string(np.median(rel_diff, axis=1), precision=2))
+save_csv(snakemake.output.relative_difference, pd.DataFrame(
+    {"run": run, "layer": np.repeat(np.arange(rel_diff.shape[0]), rel_diff.shape[1]),
+     "sample": np.tile(np.arange(rel_diff.shape[1]), rel_diff.shape[0]), "relative_difference": rel_diff.ravel()}))
