@@ -56,6 +56,7 @@ def test_init_run_must_name_an_existing_base(config):
 
 def test_k_larger_than_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
+    config["protocol_comparison"] = {"run": "tiny"}
     config["spectra"]["k"] = 64
     with pytest.raises(ConfigError, match="spectra.k = 64 exceeds the hidden size d = 32 of run 'tiny'"):
         check_config(config)

@@ -35,6 +35,8 @@ def test_defaults_filled(config):
     [
         (lambda c: c["jacobians"].__setitem__("n_samples", 701), "jacobians.n_samples = 701 exceeds corpus.n_samples = 700"),
         (lambda c: c["runs"]["gemma3_270m"].__setitem__("regime_layers", [9, 4]), r"runs.gemma3_270m.regime_layers = \[9, 4\]"),
+        (lambda c: c["protocol_comparison"].__setitem__("run", "nope"), "protocol_comparison.run = 'nope' is not a run"),
+        (lambda c: c["protocol_comparison"].__setitem__("n_samples", 701), "protocol_comparison.n_samples = 701 exceeds"),
     ],
 )
 def test_inconsistent_fidelity_keys_are_named(config, edit, match):
