@@ -330,10 +330,11 @@ def table3_markdown(table: pd.DataFrame) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in table.itertuples(index=False):
-        band = lambda lo, hi: f" [{lo:.3g}, {hi:.3g}]" if r.n_orders else ""  # noqa: E731
+        band = lambda lo, hi, fmt: f" [{lo:{fmt}}, {hi:{fmt}}]" if r.n_orders else ""  # noqa: E731
         lines.append(
-            f"| {r.run} | {r.erank_c0:.3g}{band(r.erank_c0_min, r.erank_c0_max)} | {r.erank_c1:.3g} | {r.erank_c2:.3g} "
-            f"| {r.ratio_c0_c1_j:.2f}×{band(r.ratio_c0_c1_j_min, r.ratio_c0_c1_j_max)} | {r.ratio_c0_c1_r:.2f}× |"
+            f"| {r.run} | {r.erank_c0:.3g}{band(r.erank_c0_min, r.erank_c0_max, '.3g')} | {r.erank_c1:.3g} "
+            f"| {r.erank_c2:.3g} | {r.ratio_c0_c1_j:.2f}×{band(r.ratio_c0_c1_j_min, r.ratio_c0_c1_j_max, '.2f')} "
+            f"| {r.ratio_c0_c1_r:.2f}× |"
         )
     n = int(table["n_orders"].max()) if len(table) else 0
     caption = (
