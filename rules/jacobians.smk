@@ -36,6 +36,7 @@ rule:
     params:
         protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
         batch_size=config["jacobians"]["batch_size"],
+        precision=config["jacobians"].get("precision", "auto"),
         layers=layers_of_shard,
         layer_files=layer_files_of_shard,
     script:
