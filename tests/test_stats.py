@@ -51,8 +51,11 @@ def test_tails_and_permutation_test():
     ref = rng.standard_normal(200)
     d, p = stats.cohens_d_permutation(ref[:20] + 5, ref[20:40], ref, 999, rng)
     assert d > 0 and p == pytest.approx(1 / 1000)
-    d, p = stats.cohens_d_permutation(ref[:20], ref[20:40], ref, 999, rng)
-    assert 1 / 1000 <= p <= 1
+    # Known answer by enumeration: {3, 4} vs {1, 2} splits {1, 2, 3, 4} into pairs 6 ways, of which
+    # 2 give |mean difference| >= 2, so the exact two-sided p is 1/3 (Monte Carlo sd 0.003 here).
+    d, p = stats.cohens_d_permutation([3.0, 4.0], [1.0, 2.0], [1.0, 2.0, 3.0, 4.0], 20000, rng)
+    assert d == pytest.approx(2 / np.std([1, 2, 3, 4], ddof=1))
+    assert p == pytest.approx(1 / 3, abs=0.015)
 
 
 def test_spearman_permutation_and_z():
