@@ -133,7 +133,9 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     t_paper /= paper_n
     t_auto, auto = _timed(lambda: autodiff_single_token_jacobians(block32, states), 2)
     t_closed, closed = _timed(lambda: single_token_jacobians(block32, states), 3)
-    t_auto, t_closed = t_auto / samples, t_closed / samples
+    # jacobians.precision auto/double: the same closed form in float64 (the recompute of unresolved σ_min)
+    t_closed64, closed64 = _timed(lambda: single_token_jacobians(block64, states.double()), 3)
+    t_auto, t_closed, t_closed64 = t_auto / samples, t_closed / samples, t_closed64 / samples
     # in context: the last of `context` tokens, earlier keys/values fixed; jacrev on one sample,
     # the closed form per sample and batched (each including the contexts' keys/values)
     prefixes = test_states(d, samples * context).reshape(samples, context, d)
@@ -155,6 +157,7 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     rows = [("paper: autograd.functional.jacobian", t_paper, err(paper, reference)),
             ("autodiff: vmap(jacrev(block))", t_auto, err(auto, reference)),
             ("closed form (single_token)", t_closed, err(closed, reference)),
+            (f"closed form float64 (recompute; {t_closed64 / t_closed:.1f}x float32)", t_closed64, err(closed64, reference)),
             (f"in context: jacrev, {context} tokens", t_ctx, err(ctx[None], ctx_ref[None])),
             (f"in context: closed form, {context} tokens", t_ctx_closed, err(ctx_closed[:1], ctx_ref[None])),
             (f"in context: closed form, batched {samples}", t_ctx_batched, err(ctx_batched[:1], ctx_ref[None]))]

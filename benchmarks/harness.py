@@ -144,13 +144,54 @@ def section_schur(args) -> None:
     for name, fn in [
         ("eigenvalues (scipy.linalg.eigvals)", lambda: sla.eigvals(J)),
         ("singular values (svdvals)", lambda: sla.svdvals(J)),
-        ("complex Schur: real Schur + rsf2csf (used)", lambda: complex_schur(J)),
+        ("complex Schur: real Schur + rsf2csf (used)", lambda: complex_schur(J, order="lapack")),
         ("complex Schur: schur(output='complex')", lambda: sla.schur(J.astype(np.complex128), output="complex")),
     ]:
         t = best_of(fn, 2)
         rows.append([name, t, t / t_mm])
     table(f"Per-layer decompositions (d = {d}, float64; one complex d×d matmul here: {t_mm * 1e3:.0f} ms)",
           ["decomposition", "s / layer", "× complex matmul"], rows)
+    _schur_orders(J, t_mm)
+
+
+def _schur_orders(J: np.ndarray, t_mm: float) -> None:
+    """What the numerics of issue 14 add per layer: eigenvalue condition numbers, the canonical
+    Schur order, and each random order of schur.order_draws (reorder + its dose products)."""
+    import scipy.linalg as sla
+
+    from resdyn import spectra
+    from resdyn.cumulative import new_product
+    from resdyn.schur import complex_schur, dose_sweep, random_order, surgery_terms
+
+    doses = [0, 0.25, 0.5, 0.75, 1, 1.5, 2]
+    t_eig = best_of(lambda: sla.eigvals(J), 2)
+    t_cond = best_of(lambda: spectra.eigen_conditioned(J), 2)
+    t_lapack = best_of(lambda: complex_schur(J, order="lapack"), 2)
+    t_canon = best_of(lambda: complex_schur(J), 2)
+    form = complex_schur(J)
+    t_random = best_of(lambda: random_order(form, np.random.default_rng(0)), 2)
+    cons = ["dose", "control_a", "control_b"]
+    t_sweep = best_of(lambda: dose_sweep([form], "J", cons, doses, draws=2, precision="single"), 2)
+
+    def one_order():  # what each order draw adds to a layer of the sweep (the final SVDs are per run)
+        f = random_order(form, np.random.default_rng(1)).astype(np.complex64)
+        base, direction = surgery_terms(f, "dose", None)
+        products = [new_product("exact", 0) for _ in doses]
+        for p, c in zip(products, doses):
+            p.right_multiply(base + c * direction)
+
+    t_one = best_of(one_order, 2)
+    rows = [
+        ["eigvals (before)", t_eig, t_eig / t_eig],
+        ["eigenvalues + condition numbers (eig, left + right vectors)", t_cond, t_cond / t_eig],
+        ["complex Schur, LAPACK's order (before)", t_lapack, t_lapack / t_lapack],
+        ["complex Schur, canonical order (used)", t_canon, t_canon / t_lapack],
+        ["one random order (ztrexc) of a Schur form", t_random, t_random / t_lapack],
+        ["sweep job, one layer: 3 constructions, 2 draws, 7 doses (before)", t_sweep, t_sweep / t_sweep],
+        ["  added per layer by each of schur.order_draws", t_one, t_one / t_sweep],
+    ]
+    table(f"Schur order and eigenvalue conditioning (d = {J.shape[0]}; ratios to the row marked before)",
+          ["step", "s / layer", "× before"], rows)
 
 
 def section_leiden(args) -> None:

@@ -11,12 +11,18 @@ upper triangular. A construction gives, per layer, A(c) = base + c * direction:
 and the stack is recomposed as P_{0:L-1}(c) = J_{L-1}(c) ... J_0(c), with
 J(c) = A(c) in mode J and I + A(c) in mode R.
 
-Two facts worth knowing when reading the results:
-- A Schur form is shift-invariant: R = J - I = Q (Lambda - I + N) Q*, so N_R = N and
-  I + R(c) = J(c). Mode R reproduces mode J exactly (tested) unless LAPACK orders the
-  eigenvalues of J and J - I differently; its controls differ from mode J only by the draws.
-- Q Lambda Q* depends on the order of the eigenvalues along the Schur diagonal, which is
-  LAPACK's (not sorted); c = 0 is "normal at the trained spectrum" in that basis.
+The order of the Schur diagonal. Q Lambda Q* (and every dose but c = 1) depends on the order
+of the eigenvalues along the diagonal: for distinct eigenvalues the Schur form in a given order
+is unique up to a diagonal phase, which cancels in Q Lambda Q* and Q N Q*. LAPACK's order is an
+accident of the QR iteration, so every form is reordered (ztrexc swaps, backward stable) into a
+canonical order: decreasing |lambda|, ties (conjugate pairs) by decreasing argument. Then a
+permutation similarity P J P^T gives P (Q Lambda Q*) P^T, i.e. the same products (tested).
+`order_draws` random orders give each dose row a band (min / median / max of erank): the
+spread of the construction over the choice it leaves open.
+
+Mode R. A Schur form is shift-invariant: R = J - I = Q (Lambda - I + N) Q*, so N_R = N and
+I + R(c) = J(c) in the same order. Mode R is therefore mode J with the diagonal in R's
+canonical order (decreasing |lambda - 1|): it is an ordering check, nothing more (tested).
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
+from scipy.linalg import lapack
 
 from resdyn.cumulative import effective_rank, henrici_of_product, new_product
 from resdyn.haar import haar_unitary
@@ -42,7 +49,8 @@ CONSTRUCTIONS = ("dose", "control_a", "control_b")
 PRECISIONS = {"single": np.complex64, "double": np.complex128}
 # Fixed integer codes so the random streams never depend on job order or on hash().
 _MODE_CODE = {"J": 0, "R": 1}
-_CONSTRUCTION_CODE = {"dose": 0, "control_a": 1, "control_b": 2}
+_CONSTRUCTION_CODE = {"dose": 0, "control_a": 1, "control_b": 2, "order": 3}
+_TIE_DIGITS = 12  # |lambda| equal to 12 significant digits counts as a tie (conjugate pairs)
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,44 @@ class SchurForm:
         return SchurForm(Q=self.Q.astype(dtype, copy=False), T=self.T.astype(dtype, copy=False))
 
 
-def complex_schur(A: np.ndarray) -> SchurForm:
-    """Complex Schur form of a real or complex square matrix.
+def canonical_order(eigs: np.ndarray) -> np.ndarray:
+    """Indices sorting eigenvalues by decreasing |lambda|, ties by decreasing argument."""
+    mod = np.abs(eigs)
+    top = mod.max() if mod.size and mod.max() > 0 else 1.0
+    tied = np.round(mod / top * 10**_TIE_DIGITS)  # a conjugate's modulus differs in its last bits
+    return np.lexsort((-np.angle(eigs), -tied))
+
+
+def reorder(form: SchurForm, order: np.ndarray) -> SchurForm:
+    """The Schur form with diagonal entry order[k] of `form` moved to position k (ztrexc swaps)."""
+    d = form.T.shape[0]
+    order = np.asarray(order)
+    if sorted(order.tolist()) != list(range(d)):
+        raise ValueError("a Schur order must be a permutation of the diagonal's positions")
+    T, Q = np.asfortranarray(form.T.copy()), np.asfortranarray(form.Q.copy())
+    where = list(range(d))  # where[p]: original index of the entry now at position p
+    for k, idx in enumerate(order):
+        p = where.index(idx, k)
+        if p != k:
+            T, Q, info = lapack.ztrexc(T, Q, p + 1, k + 1, overwrite_a=1, overwrite_q=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"ztrexc failed to move a Schur diagonal entry (info {info})")
+            where.insert(k, where.pop(p))
+    return SchurForm(Q=np.ascontiguousarray(Q), T=np.triu(np.ascontiguousarray(T)))
+
+
+def random_order(form: SchurForm, rng: np.random.Generator) -> SchurForm:
+    return reorder(form, rng.permutation(form.T.shape[0]))
+
+
+def complex_schur(A: np.ndarray, order: str = "canonical") -> SchurForm:
+    """Complex Schur form of a real or complex square matrix, in canonical order
+    (`order="lapack"`: as LAPACK returns it).
 
     For real input, real Schur + rsf2csf is ~2.7x faster than schur(output='complex').
     """
+    if order not in ("canonical", "lapack"):
+        raise ValueError(f"Schur order must be 'canonical' or 'lapack', got {order!r}")
     A = np.asarray(A)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"Schur form needs a square matrix, got shape {A.shape}")
@@ -90,7 +131,8 @@ def complex_schur(A: np.ndarray) -> SchurForm:
     else:
         T, Q = sla.schur(A.astype(np.float64), output="real")
         T, Q = sla.rsf2csf(T, Q)
-    return SchurForm(Q=Q.astype(np.complex128), T=np.triu(T).astype(np.complex128))
+    form = SchurForm(Q=Q.astype(np.complex128), T=np.triu(T).astype(np.complex128))
+    return reorder(form, canonical_order(form.eigenvalues)) if order == "canonical" else form
 
 
 def henrici_departure(A: np.ndarray) -> float:
@@ -171,6 +213,7 @@ def dose_sweep(
     method: str = "exact",
     rank: int = 512,
     precision: str = "double",
+    order_draws: int = 0,
 ) -> pd.DataFrame:
     """erank, log10 ||P||_F and Henrici departure of P_{0:L-1}(c) for every dose and draw.
 
@@ -178,7 +221,9 @@ def dose_sweep(
     `construction` is one construction or several; several share each layer's Schur form
     (the costly step at d = 4096) and give the rows of the single sweeps, in order. The
     dose construction is deterministic and has the single draw 0. `precision` ("single" or
-    "double") is the complex type of the products (see PRECISIONS).
+    "double") is the complex type of the products (see PRECISIONS). `order_draws` random orders
+    of each layer's Schur diagonal give the dose rows the columns erank_order_min / _median / _max
+    (NaN on other rows and when 0); at c = 1 every order must give the canonical product.
     """
     if mode not in MODES:
         raise ValueError(f"Schur mode must be one of {MODES}, got {mode!r}")
@@ -189,13 +234,27 @@ def dose_sweep(
     doses = check_doses(doses)
     if precision not in PRECISIONS:
         raise ValueError(f"Schur precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    order_draws = int(order_draws)
+    if order_draws < 0:
+        raise ValueError(f"schur.order_draws must be >= 0, got {order_draws}")
+    if "dose" not in constructions:
+        order_draws = 0
     draw_ids = {con: [0] if con == "dose" else list(range(int(draws))) for con in constructions}
     # Layers outer: each layer's Schur form is made once and shared by all constructions,
     # draws and doses; the random stream of (construction, layer, draw) does not depend on this order.
     products = {(con, draw, c): new_product(method, rank) for con in constructions for draw in draw_ids[con] for c in doses}
+    ordered = {(k, c): new_product(method, rank) for k in range(order_draws) for c in doses}
     L = len(forms)
     for step, layer in enumerate(reversed(range(L)), 1):  # P <- P J_l builds J_{L-1} ... J_0
-        form = forms[layer].astype(PRECISIONS[precision])
+        form64 = forms[layer]
+        for k in range(order_draws):  # the same layer in random diagonal orders (dose construction)
+            f = random_order(form64, layer_rng(seed, mode, "order", layer, k)).astype(PRECISIONS[precision])
+            base, direction = surgery_terms(f, "dose", None)
+            if mode == "R":
+                base[np.diag_indices_from(base)] += 1.0
+            for c in doses:
+                ordered[k, c].right_multiply(base + c * direction if c else base)
+        form = form64.astype(PRECISIONS[precision])
         normal = form.normal_part() if set(constructions) - {"control_b"} else None
         for con in constructions:
             for draw in draw_ids[con]:
@@ -206,53 +265,83 @@ def dose_sweep(
                 for c in doses:
                     products[con, draw, c].right_multiply(base + c * direction if c else base)
         log.info("mode %s %s: layer %d composed (%d/%d)", mode, "+".join(constructions), layer, step, L)
+    band = {c: [effective_rank(ordered[k, c].singular_values()) for k in range(order_draws)] for c in doses}
     rows = []
     for (con, draw, c), p in products.items():
         s = p.singular_values()
-        rows.append(
-            {
-                "mode": mode,
-                "construction": con,
-                "c": c,
-                "draw": draw,
-                "erank": effective_rank(s),
-                "log10_fro": p.log10_fro,
-                "henrici": henrici_of_product(p, s),
-            }
-        )
+        row = {
+            "mode": mode,
+            "construction": con,
+            "c": c,
+            "draw": draw,
+            "erank": effective_rank(s),
+            "log10_fro": p.log10_fro,
+            "henrici": henrici_of_product(p, s),
+        }
+        orders = band[c] if con == "dose" and order_draws else [np.nan]
+        row.update(erank_order_min=np.min(orders), erank_order_median=np.median(orders), erank_order_max=np.max(orders),
+                   n_orders=order_draws if con == "dose" else 0)
+        if con == "dose" and c == 1.0 and order_draws:
+            _check_order_free(row["erank"], orders, precision, mode)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _check_order_free(erank: float, orders: list[float], precision: str, mode: str) -> None:
+    """c = 1 recomposes each layer's operator whatever the order: all orders must agree to rounding."""
+    tol = 1e-3 if precision == "single" else 1e-8
+    worst = max(abs(e - erank) for e in orders) / erank
+    if worst > tol:
+        raise FloatingPointError(f"mode {mode}: erank at c = 1 moves by {worst:.2e} (relative) across Schur "
+                                 f"orders, beyond rounding ({tol:g}): the reordered forms do not reconstruct J")
+
+
 def table3(dose_table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Table 3: erank of P_{0:L-1} at c = 0, 1, 2 (mode J) and c0/c1 for J and R."""
+    """The paper's Table 3: erank of P_{0:L-1} at c = 0, 1, 2 (mode J, canonical order), c0/c1 for
+    J and R (R: the ordering check, see the module's docstring), and the c = 0 band over the
+    random Schur orders (erank_c0_min / _max, ratio_c0_c1_j_min / _max; NaN without order draws)."""
     need = {"run", "mode", "construction", "c", "erank"}
     if need - set(dose_table.columns):
         raise KeyError(f"schur_dose table lacks columns {sorted(need - set(dose_table.columns))}")
     dose = dose_table[dose_table["construction"] == "dose"]
     rows = []
     for run, sub in dose.groupby("run", sort=False):
-        def erank(mode: str, c: float) -> float:
-            hit = sub[(sub["mode"] == mode) & np.isclose(sub["c"], c)]["erank"]
+        def erank(mode: str, c: float, column: str = "erank") -> float:
+            hit = sub[(sub["mode"] == mode) & np.isclose(sub["c"], c)]
             if hit.empty:
                 raise ValueError(f"Table 3 needs mode {mode} at c = {c:g} for run {run}: add it to schur.doses / schur.modes")
-            return float(hit.iloc[0])
+            return float(hit[column].iloc[0]) if column in hit else np.nan
 
         row = {"run": run, "erank_c0": erank("J", 0), "erank_c1": erank("J", 1), "erank_c2": erank("J", 2)}
         row["ratio_c0_c1_j"] = row["erank_c0"] / row["erank_c1"]
         row["ratio_c0_c1_r"] = erank("R", 0) / erank("R", 1)
+        row["erank_c0_min"], row["erank_c0_max"] = erank("J", 0, "erank_order_min"), erank("J", 0, "erank_order_max")
+        row["ratio_c0_c1_j_min"] = row["erank_c0_min"] / row["erank_c1"]
+        row["ratio_c0_c1_j_max"] = row["erank_c0_max"] / row["erank_c1"]
+        n = erank("J", 0, "n_orders")
+        row["n_orders"] = 0 if np.isnan(n) else int(n)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def table3_markdown(table: pd.DataFrame) -> str:
     lines = [
-        "| Run | c = 0 | c = 1 (trained) | c = 2 | c=0/c=1 (mode J) | c=0/c=1 (mode R) |",
+        "| Run | c = 0 [band] | c = 1 (trained) | c = 2 | c=0/c=1 (mode J) [band] | c=0/c=1 (mode R: ordering check) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in table.itertuples(index=False):
+        band = lambda lo, hi, fmt: f" [{lo:{fmt}}, {hi:{fmt}}]" if r.n_orders else ""  # noqa: E731
         lines.append(
-            f"| {r.run} | {r.erank_c0:.3g} | {r.erank_c1:.3g} | {r.erank_c2:.3g} "
-            f"| {r.ratio_c0_c1_j:.2f}× | {r.ratio_c0_c1_r:.2f}× |"
+            f"| {r.run} | {r.erank_c0:.3g}{band(r.erank_c0_min, r.erank_c0_max, '.3g')} | {r.erank_c1:.3g} "
+            f"| {r.erank_c2:.3g} | {r.ratio_c0_c1_j:.2f}×{band(r.ratio_c0_c1_j_min, r.ratio_c0_c1_j_max, '.2f')} "
+            f"| {r.ratio_c0_c1_r:.2f}× |"
         )
-    caption = "Schur dose response: effective rank of the cumulative product P_{0:L-1} (mode J), and c=0/c=1 ratios in modes J and R."
+    n = int(table["n_orders"].max()) if len(table) else 0
+    caption = (
+        "Schur dose response: effective rank of the cumulative product P_{0:L-1} (mode J), with the Schur "
+        "diagonal in canonical order (decreasing |λ|, ties by argument); brackets: min and max over "
+        f"{n} random diagonal orders (c = 1 does not depend on the order). Mode R is mode J with the "
+        "diagonal ordered by |λ − 1| (R = J − I has J's Schur vectors): an ordering check, not an "
+        "independent result."
+    )
     return caption + "\n\n" + "\n".join(lines) + "\n"

@@ -5,12 +5,36 @@ All functions take plain float64 numpy matrices; none knows about models.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg as sla
 
 COMPLEX_THRESHOLD = 1e-6  # |Im λ| above this counts as part of a complex-conjugate pair
 
 
 def eigenvalues(mat: np.ndarray) -> np.ndarray:
     return np.linalg.eigvals(np.asarray(mat, dtype=np.float64))
+
+
+def eigen_conditioned(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and their condition numbers κ(λ) = ‖x‖‖y‖/|y*x| (x, y right/left eigenvectors).
+
+    A perturbation E moves λ by at most κ(λ)‖E‖₂ to first order (Wilkinson); κ = 1 for a normal
+    matrix. One LAPACK geev with both eigenvector sets (about 3x the cost of eigvals alone).
+    """
+    w, vl, vr = sla.eig(np.asarray(mat, dtype=np.float64), left=True, right=True, check_finite=False)
+    cos = np.abs(np.einsum("ij,ij->j", vl.conj(), vr))  # geev's vectors have unit 2-norm
+    with np.errstate(divide="ignore"):
+        return w, 1.0 / cos  # an exactly defective eigenvalue (y ⊥ x) has κ = inf
+
+
+def perturbation_radius(mat: np.ndarray, cond: np.ndarray, eps: float) -> np.ndarray:
+    """First-order radius κ(λ)·ε·‖J‖₂ each eigenvalue can move under relative perturbations ε of J."""
+    return cond * eps * float(np.linalg.norm(np.asarray(mat, dtype=np.float64), 2))
+
+
+def robust_complex(eigs: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """True for eigenvalues whose |Im λ| exceeds both the paper's threshold and their own radius:
+    a perturbation of the Jacobians' precision cannot make them (or their conjugate) real."""
+    return (np.abs(eigs.imag) > COMPLEX_THRESHOLD) & (np.abs(eigs.imag) > radius)
 
 
 def top_singular_subspaces(mat: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,7 @@ rule:
         batch_size=config["jacobians"]["batch_size"],
         n_samples=config["jacobians"].get("n_samples"),
         bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
+        precision=config["jacobians"].get("precision", "auto"),
         layers=layers_of_shard,
         layer_files=layer_files_of_shard,
     script:

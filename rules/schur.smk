@@ -41,6 +41,8 @@ rule schur_sweep:
         draws=SCHUR.get("draws", 4),
         seed=SCHUR.get("seed", 0),
         precision=SCHUR.get("precision", "single"),
+        # random Schur orders band the dose rows; mode R is itself an ordering check of mode J
+        order_draws=lambda wc: SCHUR.get("order_draws", 2) if wc.mode == "J" else 0,
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
     script:

@@ -4,5 +4,6 @@ import numpy as np
 from resdyn.plots.common import save_figure
 from resdyn.plots.spectra import eigenvalue_figure
 
-eigs = np.load(snakemake.input[0])["eig_J"]
-save_figure(eigenvalue_figure(eigs, snakemake.wildcards.run), snakemake.output)
+with np.load(snakemake.input[0]) as f:
+    eigs, robust = f["eig_J"], (f["robust_J"] if "robust_J" in f else None)
+save_figure(eigenvalue_figure(eigs, snakemake.wildcards.run, robust=robust), snakemake.output)

@@ -5,7 +5,7 @@ import torch
 from resdyn.activations import prefix_states, tokenize
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_npz
-from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_token_layer_stats
+from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.memory import fixed_mmap_threshold
 from resdyn.models.architectures import architecture_of
@@ -18,6 +18,7 @@ fixed_mmap_threshold()  # peak memory flat in N
 torch.set_num_threads(snakemake.threads)
 run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
+precision = check_precision(p.precision)
 activations = np.load(snakemake.input.activations, mmap_mode="r")
 if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
@@ -29,12 +30,16 @@ for layer, path in zip(p.layers, p.layer_files):
     progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
     if p.protocol == "single_token":  # only this block's weights, read without importing transformers
         block = single_token_block(snakemake.input.model, layer, device=device)
-        result = single_token_layer_stats(block, states, p.batch_size, where, progress)
-    else:
+        result = single_token_layer_stats(block, states, p.batch_size, where, progress, precision)
+    else:  # in-context: float32 Jacobians, the unresolved ones (auto) or all (double) again in float64
         acc = JacobianAccumulator(d=states.shape[1])
         block = Block(model, layer, architecture_of(model.config.model_type))
+        block64 = None if precision == "single" else double_block(block)
         for i, ids in enumerate(token_ids):
-            acc.add(in_context_jacobian(block, prefix_states(model, ids, layer))[None], [i], where)
+            prefix = prefix_states(model, ids, layer)
+            again = None if block64 is None else (lambda rows, x=prefix: in_context_jacobian(block64, x)[None])
+            jac = again(None) if precision == "double" else in_context_jacobian(block, prefix)[None]
+            acc.add(jac, [i], where, again)
             progress()
         result = acc.result()
     save_npz(path, **result)

@@ -10,7 +10,7 @@ wc, p = snakemake.wildcards, snakemake.params
 forms = LayerSchurForms(MeanJacobians(snakemake.input.jacobians), wc.mode)
 table = dose_sweep(
     forms, wc.mode, p.constructions, p.doses, draws=p.draws, seed=p.seed, method=p.method, rank=p.rank,
-    precision=p.precision,
+    precision=p.precision, order_draws=p.order_draws,
 )
 table.insert(0, "run", wc.run)
 save_csv(snakemake.output[0], table)

@@ -30,7 +30,21 @@ def test_snapshots_are_block_inputs_and_not_the_final_norm(model_type):
     for layer in range(n_layers - 1):  # pre-attention of block ℓ+1 is block ℓ's output
         np.testing.assert_allclose(acts[2 * layer + 2], outs[layer].numpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(acts[-1], final.numpy(), atol=1e-3)  # the stored states are pre-final-norm
-    assert not np.allclose(acts[1], acts[0])  # pre-MLP differs from pre-attention
+    # pre-MLP = pre-attention + the attention branch (through its post-norm where the architecture has one)
+    from resdyn.models.architectures import architecture_of
+
+    branch = {}
+    hooks = [layer.self_attn.register_forward_hook(lambda m, a, o, i=i: branch.__setitem__(i, o[0][0, -1]))
+             for i, layer in enumerate(model.model.layers)]
+    with torch.no_grad():
+        model(input_ids=torch.tensor([SEQS[0]]))
+    for h in hooks:
+        h.remove()
+    post = architecture_of(model.config.model_type).norm_placement in ("sandwich", "post")
+    for layer in range(n_layers):
+        with torch.no_grad():
+            attn = model.model.layers[layer].post_attention_layernorm(branch[layer]) if post else branch[layer]
+        np.testing.assert_allclose(acts[2 * layer + 1], acts[2 * layer] + attn.numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("model_type", ["llama", "gemma3_text", "olmo2"])

@@ -59,3 +59,65 @@ def test_non_finite_jacobian_names_run_layer_and_sample():
     jac[2, 1, 3] = float("nan")
     with pytest.raises(FloatingPointError, match="run toy, layer 3, sample 12"):
         JacobianAccumulator(d=4).add(jac, [10, 11, 12], "run toy, layer 3")
+
+
+def _prescribed(kappa, d=200, seed=0):
+    """A float64 matrix with singular values geomspace(1, 1/κ) and its float32 copy."""
+    exact = with_singular_values(np.geomspace(1.0, 1.0 / kappa, d), seed)
+    return exact, torch.tensor(exact, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("kappa", [1e4, 1e6, 1e8, 1e10])
+@pytest.mark.parametrize("precision", ["single", "auto"])
+def test_prescribed_kappa_is_within_1_percent_or_censored(kappa, precision):
+    exact, single = _prescribed(kappa)
+    acc = JacobianAccumulator(d=200)
+    asked = []
+
+    def recompute(rows):  # the float64 "closed form": here the exact matrix
+        asked.append(list(rows))
+        return torch.tensor(exact)[None][rows]
+
+    acc.add(single[None], [0], "toy", recompute if precision == "auto" else None)
+    out = acc.result()
+    # float32 resolves σ_min only above 16·ε₃₂‖J‖_F/0.01 ≈ 6e-4 here: every prescribed κ is below it
+    assert out["kappa_unresolved"][0]
+    if precision == "auto":  # recomputed in float64: resolved to 1 % up to κ ~ 1e12
+        assert asked == [[0]] and not out["kappa_censored"][0]
+        assert out["kappa"][0] == pytest.approx(kappa, rel=0.01)
+        assert out["jacobian_eps"] == np.finfo(np.float64).eps
+    else:  # flagged, and the stored κ is a lower bound (the float32 value itself is not reported)
+        assert out["kappa_censored"][0] and out["kappa"][0] <= kappa
+        bound = 16 * np.finfo(np.float32).eps * np.linalg.norm(exact) / 0.01
+        assert out["sigma_min"][0] == pytest.approx(bound, rel=1e-6)
+        assert out["jacobian_eps"] == np.finfo(np.float32).eps
+
+
+def test_well_conditioned_float32_sample_is_resolved_and_not_recomputed():
+    exact, single = _prescribed(10.0)
+    acc = JacobianAccumulator(d=200)
+    acc.add(single[None], [0], "toy", lambda rows: pytest.fail("recomputed a resolved sample"))
+    out = acc.result()
+    assert not out["kappa_unresolved"][0] and not out["kappa_censored"][0]
+    assert out["kappa"][0] == pytest.approx(10.0, rel=1e-5)
+    np.testing.assert_allclose(out["mean_J_f64"], single.double().numpy())
+
+
+def test_float64_block_recompute_is_the_float64_jacobian():
+    from tiny_models import tiny_model
+
+    from resdyn.jacobians import autodiff_single_token_jacobians, double_block, single_token_layer_stats
+    from resdyn.models.architectures import architecture_of
+    from resdyn.models.block import Block
+
+    model = tiny_model("llama")
+    block = Block(model, 1, architecture_of("llama"))
+    states = np.random.default_rng(0).standard_normal((5, model.config.hidden_size)).astype(np.float32)
+    ref = autodiff_single_token_jacobians(double_block(block), torch.tensor(states, dtype=torch.float64))
+    out = single_token_layer_stats(block, states, 2, "toy", precision="double")
+    np.testing.assert_allclose(out["mean_J_f64"], ref.mean(0).numpy(), rtol=1e-12, atol=1e-13)
+    assert out["jacobian_eps"] == np.finfo(np.float64).eps and not out["kappa_censored"].any()
+    single = single_token_layer_stats(block, states, 2, "toy", precision="single")
+    np.testing.assert_allclose(single["mean_J_f64"], ref.mean(0).numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="jacobians.precision"):
+        single_token_layer_stats(block, states, 2, "toy", precision="half")

@@ -119,6 +119,35 @@ def test_sublayer_attribution_sums_to_the_exponent(model_type):
 def test_sequence_loop_is_finite_and_reports_state_change():
     model = tiny_model("llama")
     stack = DecoderStack(model, _ids(6))
-    res = benettin(stack.sequence_stack_maps(), stack.hidden[0].clone(), 4, 5, seed=0)
+    z0 = stack.hidden[0].clone()
+    res = benettin(stack.sequence_stack_maps(), z0, 4, 5, seed=0)
     assert np.isfinite(res.exponents).all() and res.state_change.shape == (5, 1)
-    assert np.all(np.diff(res.exponents[0]) <= 1e-9) or True  # finite-time ordering is not guaranteed
+    # Known answer (nested frames): Gram-Schmidt never lets later probes act on earlier ones, so
+    # the first two exponents of a 4-probe run equal those of a run with its first two probes.
+    from resdyn.lyapunov.qr_flow import random_probes
+
+    probes = random_probes(z0[0].numel(), 4, 0, 1, z0.dtype, z0.device)
+    four = benettin(stack.sequence_stack_maps(), z0, 4, 5, seed=0, probes=probes)
+    two = benettin(stack.sequence_stack_maps(), z0, 2, 5, seed=0, probes=probes[..., :2])
+    np.testing.assert_allclose(four.exponents[0, :2], two.exponents[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(four.exponents, res.exponents, rtol=1e-6, atol=1e-8)  # the default frame
+
+
+def test_attribution_table_checks_against_a_once_per_step_qr(monkeypatch):
+    from resdyn.lyapunov import model_runs
+
+    model = tiny_model("llama")
+    table = model_runs.attribution_table(model, [_ids(6)], [0], "r", k=3, loop_steps=3, seed=0)
+    sums = table.groupby(["mode", "index"]).agg(total=("contribution", "sum"), exponent=("exponent", "first"))
+    np.testing.assert_allclose(sums["total"], sums["exponent"], atol=1e-6)
+    real = model_runs.benettin
+
+    def once_per_step_off(*args, **kw):  # a once-per-step QR that disagrees: the check must notice
+        res = real(*args, **kw)
+        if kw.get("qr_every", "step") == "step":
+            res.exponents[...] += 1e-2
+        return res
+
+    monkeypatch.setattr(model_runs, "benettin", once_per_step_off)
+    with pytest.raises(AssertionError, match="one QR per step"):
+        model_runs.attribution_table(model, [_ids(6)], [0], "r", k=3, loop_steps=3, seed=0)

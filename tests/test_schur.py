@@ -8,10 +8,12 @@ from resdyn.haar import haar_unitary
 from resdyn.schur import (
     CONSTRUCTIONS,
     LayerSchurForms,
+    canonical_order,
     complex_schur,
     dose_sweep,
     henrici_departure,
     layer_operator,
+    reorder,
     surgery_terms,
     table3,
     table3_markdown,
@@ -224,6 +226,12 @@ def test_table3_from_dose_table():
     assert "| a | 40 | 8 | 2 | 5.00× | 5.00× |" in md
     with pytest.raises(ValueError, match="c = 2"):
         table3(pd.DataFrame([r for r in rows if r["c"] != 2.0]))
+    assert t["n_orders"].tolist() == [0, 0] and t["erank_c0_min"].isna().all()
+    banded = pd.DataFrame(rows).assign(erank_order_min=36.0, erank_order_max=44.0, n_orders=8)
+    b = table3(banded).set_index("run").loc["a"]
+    assert (b["erank_c0_min"], b["erank_c0_max"], b["n_orders"]) == (36.0, 44.0, 8)
+    assert (b["ratio_c0_c1_j_min"], b["ratio_c0_c1_j_max"]) == pytest.approx((4.5, 5.5))
+    assert "| a | 40 [36, 44] | 8 | 2 | 5.00× [4.50, 5.50] | 5.00× |" in table3_markdown(table3(banded))
 
 
 def test_draws_do_not_depend_on_how_many_are_run():
@@ -234,14 +242,71 @@ def test_draws_do_not_depend_on_how_many_are_run():
     pd.testing.assert_frame_equal(two, three[three["draw"] < 2].reset_index(drop=True))
 
 
-def test_mode_r_dose_equals_mode_j_dose():
-    # Known answer: R = J - I = Q (Lambda - I + N) Q*, so N_R = N, Q_R = Q and
-    # I + R(c) = J(c) exactly (up to LAPACK's ordering of the Schur form).
+def test_mode_r_is_mode_j_in_the_order_of_r():
+    # Known answer: R = J - I = Q (Lambda - I + N) Q*, so N_R = N, Q_R = Q and I + R(c) = J(c)
+    # in the same diagonal order. Mode R (canonical: decreasing |lambda - 1|) therefore equals
+    # mode J with J's form put in R's order, and differs from mode J in J's own order.
     Js = random_stack(23, d=20, L=4, scale=1.2)
-    j = dose_sweep(forms_for(Js, "J"), "J", "dose", DOSES)
+    in_r_order = [reorder(f, canonical_order(f.eigenvalues - 1)) for f in forms_for(Js, "J")]
+    j_r = dose_sweep(in_r_order, "J", "dose", DOSES)
     r = dose_sweep(forms_for(Js, "R"), "R", "dose", DOSES)
     for column in ("erank", "log10_fro", "henrici"):
-        np.testing.assert_allclose(r[column], j[column], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(r[column], j_r[column], rtol=1e-8, atol=1e-10)
+    j = dose_sweep(forms_for(Js, "J"), "J", "dose", DOSES)
+    assert abs(j["erank"].iloc[0] - r["erank"].iloc[0]) > 1e-3  # c = 0: the order matters
+    at1 = lambda t: t.loc[t["c"] == 1, "erank"].iloc[0]  # noqa: E731
+    assert at1(j) == pytest.approx(at1(r), rel=1e-10)  # c = 1: it does not
+
+
+def test_canonical_order_survives_permutation_similarity():
+    # Distinct eigenvalues: the Schur form in a fixed order is unique up to a diagonal phase, so
+    # Q Lambda Q* of P J P^T is P (Q Lambda Q*) P^T, whatever order LAPACK returned.
+    rng = np.random.default_rng(31)
+    J = random_stack(31, d=30, L=1, scale=1.5)[0]
+    form = complex_schur(J)
+    lam = form.eigenvalues
+    assert np.all(np.diff(np.abs(lam)) <= 1e-12)  # decreasing modulus
+    pairs = np.abs(lam[:-1] - lam[1:].conj()) < 1e-10  # conjugate neighbours: + Im first
+    assert pairs.any() and np.all(lam[:-1][pairs].imag > 0)
+    assert np.linalg.norm(form.reconstruct() - J) < 1e-12 * np.linalg.norm(J)
+    lapack_forms = []
+    for _ in range(3):
+        P = np.eye(30)[rng.permutation(30)]
+        other = complex_schur(P @ J @ P.T)
+        np.testing.assert_allclose(other.eigenvalues, lam, atol=1e-11)
+        np.testing.assert_allclose(P.T @ other.normal_part() @ P, form.normal_part(), atol=1e-11)
+        lapack_forms.append(complex_schur(P @ J @ P.T, order="lapack").normal_part())
+    # without the canonical order the normal part does depend on the similarity
+    assert max(np.linalg.norm(P.T @ n @ P - form.normal_part()) for n in lapack_forms[-1:]) > 1e-3
+
+
+def test_c0_of_a_permuted_stack_is_the_same():
+    Js = random_stack(37, d=16, L=4, scale=1.5)
+    rng = np.random.default_rng(2)
+    P = np.eye(16)[rng.permutation(16)]
+    a = dose_sweep(forms_for(Js, "J"), "J", "dose", [0, 0.5, 1])
+    b = dose_sweep(forms_for([P @ J @ P.T for J in Js], "J"), "J", "dose", [0, 0.5, 1])
+    np.testing.assert_allclose(b["erank"], a["erank"], rtol=1e-9)
+
+
+def test_order_band_brackets_random_orders_and_vanishes_at_c1():
+    Js = random_stack(41, d=16, L=4, scale=1.5)
+    forms = forms_for(Js, "J")
+    t = dose_sweep(forms, "J", ["dose", "control_a"], [0, 1, 2], draws=1, order_draws=5, seed=3)
+    dose = t[t["construction"] == "dose"].set_index("c")
+    assert set(dose["n_orders"]) == {5} and t.loc[t["construction"] == "control_a", "erank_order_min"].isna().all()
+    # the band is the spread of the dose construction over orders, recomputed here by hand
+    from resdyn.schur import layer_rng, random_order
+
+    hand = []
+    for k in range(5):
+        ordered = [random_order(f, layer_rng(3, "J", "order", layer, k)) for layer, f in enumerate(forms)]
+        hand.append(dose_sweep(ordered, "J", "dose", [0])["erank"].iloc[0])
+    assert dose.loc[0.0, "erank_order_min"] == pytest.approx(min(hand), rel=1e-10)
+    assert dose.loc[0.0, "erank_order_max"] == pytest.approx(max(hand), rel=1e-10)
+    assert dose.loc[0.0, "erank_order_max"] - dose.loc[0.0, "erank_order_min"] > 1e-3
+    assert dose.loc[1.0, "erank_order_max"] - dose.loc[1.0, "erank_order_min"] < 1e-9
+    assert dose.loc[1.0, "erank_order_median"] == pytest.approx(dose.loc[1.0, "erank"], rel=1e-10)
 
 
 def test_single_precision_products_agree_with_double():

@@ -102,3 +102,64 @@ def test_layer_table_on_known_matrices():
 def test_k_larger_than_d_is_refused():
     with pytest.raises(ValueError, match="spectra.k = 30 exceeds the hidden size d = 24"):
         layer_spectra("toy", [_layer(np.eye(24))], k=30, regime_bounds=(0.2, 0.6))
+
+
+def _real_spectrum_nonnormal(d, henrici, rng, centre=0.0, spread=1.0):
+    """Q (D + N) Qᵀ: real eigenvalues D (uniform in centre ± spread), N strictly upper, Henrici prescribed."""
+    q = ortho_group.rvs(d, random_state=rng)
+    D = np.diag(centre + spread * rng.uniform(-1, 1, d))
+    N = np.triu(rng.standard_normal((d, d)), 1)
+    N *= henrici * np.linalg.norm(D) / np.sqrt(1 - henrici**2) / np.linalg.norm(N)
+    return q @ (D + N) @ q.T, np.diag(D)
+
+
+@pytest.mark.parametrize("d, henrici, centre, spread", [(200, 0.5, 0, 1), (200, 0.9, 0, 1), (400, 0.7, 0, 1),
+                                                       (200, 0.6, 1.0, 0.05), (400, 0.9, 1.0, 0.05)])
+def test_real_spectrum_gives_no_robust_complex_pairs(d, henrici, centre, spread):
+    rng = np.random.default_rng(d + int(10 * henrici))
+    mat, exact = _real_spectrum_nonnormal(d, henrici, rng, centre, spread)
+    eigs, cond = spectra.eigen_conditioned(mat)
+    assert spectra.henrici(mat, exact) == pytest.approx(henrici, abs=1e-9)
+    radius = spectra.perturbation_radius(mat, cond, np.finfo(np.float32).eps)
+    assert spectra.robust_complex(eigs, radius).mean() <= 0.05
+
+
+def test_clustered_real_spectrum_looks_complex_at_the_papers_threshold():
+    # the artefact the robust count removes: eigenvalues near 1 (like a residual layer's), non-normal
+    mat, _ = _real_spectrum_nonnormal(400, 0.9, np.random.default_rng(5), 1.0, 0.05)
+    eigs, cond = spectra.eigen_conditioned(mat)
+    assert spectra.eigen_summary(eigs)["frac_complex"] > 0.5
+    assert spectra.robust_complex(eigs, spectra.perturbation_radius(mat, cond, np.finfo(np.float32).eps)).mean() == 0
+
+
+def test_random_orthogonal_pairs_are_robust_and_perfectly_conditioned():
+    q = ortho_group.rvs(200, random_state=np.random.default_rng(9))
+    eigs, cond = spectra.eigen_conditioned(q)
+    np.testing.assert_allclose(cond, 1.0, atol=1e-10)  # normal: κ(λ) = 1
+    robust = spectra.robust_complex(eigs, spectra.perturbation_radius(q, cond, np.finfo(np.float32).eps))
+    assert robust.mean() >= 0.99
+
+
+def test_condition_numbers_of_a_known_2x2():
+    # [[1, t], [0, 2]]: κ(λ) = sqrt(1 + t²) for both eigenvalues
+    t = 3.0
+    eigs, cond = spectra.eigen_conditioned(np.array([[1.0, t], [0.0, 2.0]]))
+    np.testing.assert_allclose(cond, np.sqrt(1 + t * t), rtol=1e-12)
+
+
+def test_layer_table_reads_the_float64_mean_and_counts_kappa_flags():
+    rng = np.random.default_rng(12)
+    d = 30
+    q = ortho_group.rvs(d, random_state=rng)
+    layer = _layer(q)
+    layer["mean_J_f64"] = q
+    layer["mean_J"] = np.zeros((d, d), np.float32)  # would give spectral radius 0 if it were read
+    layer["kappa_unresolved"] = np.array([True, False, True, True])
+    layer["kappa_censored"] = np.array([False, False, True, False])
+    table, eigs = layer_spectra("toy", [layer], k=4, regime_bounds=(0.34, 0.67))
+    row = table.iloc[0]
+    assert row["spectral_radius"] == pytest.approx(1.0)
+    assert row["frac_complex_robust"] == row["frac_complex"] == pytest.approx(np.mean(np.abs(eigs["eig_J"][0].imag) > 1e-6))
+    assert row["eig_cond_max"] == pytest.approx(1.0, abs=1e-9) and row["eig_cond_median"] == pytest.approx(1.0, abs=1e-9)
+    assert (row["n_kappa_unresolved"], row["n_kappa_censored"]) == (3, 1)
+    assert eigs["robust_J"].shape == (1, d)

@@ -51,8 +51,11 @@ def test_tails_and_permutation_test():
     ref = rng.standard_normal(200)
     d, p = stats.cohens_d_permutation(ref[:20] + 5, ref[20:40], ref, 999, rng)
     assert d > 0 and p == pytest.approx(1 / 1000)
-    d, p = stats.cohens_d_permutation(ref[:20], ref[20:40], ref, 999, rng)
-    assert 1 / 1000 <= p <= 1
+    # Known answer by enumeration: {3, 4} vs {1, 2} splits {1, 2, 3, 4} into pairs 6 ways, of which
+    # 2 give |mean difference| >= 2, so the exact two-sided p is 1/3 (Monte Carlo sd 0.003 here).
+    d, p = stats.cohens_d_permutation([3.0, 4.0], [1.0, 2.0], [1.0, 2.0, 3.0, 4.0], 20000, rng)
+    assert d == pytest.approx(2 / np.std([1, 2, 3, 4], ddof=1))
+    assert p == pytest.approx(1 / 3, abs=0.015)
 
 
 def test_spearman_permutation_and_z():
@@ -66,3 +69,16 @@ def test_spearman_permutation_and_z():
     assert p > 0.01
     z, p = stats.z_test_greater(3.0, [0.0, 1.0, 2.0])
     assert z == pytest.approx(2.0) and p == pytest.approx(st.norm.sf(2.0))
+
+
+def test_tail_ties_are_broken_by_index_and_tails_stay_disjoint():
+    # ties at both tail boundaries: bottom takes the lowest-index zeros, top the highest-index ones
+    v = np.array([0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0])
+    top, bottom = stats.tail_indices(v, 0.2)
+    assert top.tolist() == [8, 9] and bottom.tolist() == [0, 1]
+    # all tied (e.g. isolated units, participation 0): still two disjoint tails of n each
+    top, bottom = stats.tail_indices(np.zeros(10), 0.3)
+    assert top.tolist() == [7, 8, 9] and bottom.tolist() == [0, 1, 2]
+    # and the tie-break does not depend on how the values are stored
+    top32, bottom32 = stats.tail_indices(v.astype(np.float32), 0.2)
+    assert top32.tolist() == [8, 9] and bottom32.tolist() == [0, 1]

@@ -21,14 +21,26 @@ def _runs(dose: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(dose["run"]))
 
 
+def _order_band(ax, dose: pd.DataFrame, run: str, color: str) -> None:
+    """Shade erank's min-max over the random Schur orders (canonical order drawn as the line)."""
+    if "erank_order_min" not in dose:
+        return
+    sub = dose[(dose["run"] == run) & (dose["mode"] == "J") & (dose["construction"] == "dose")].sort_values("c")
+    if sub["erank_order_min"].notna().any():
+        ax.fill_between(sub["c"], sub["erank_order_min"], sub["erank_order_max"], color=color, alpha=0.2, lw=0)
+
+
 def figure5(dose: pd.DataFrame):
-    """(a) erank, (b) log10 ||P||_F, (c) Henrici departure of P_{0:L-1} against c, mode J."""
+    """(a) erank, (b) log10 ||P||_F, (c) Henrici departure of P_{0:L-1} against c, mode J, Schur
+    diagonal in canonical order; (a) shades the min-max of erank over random diagonal orders."""
     panels = (("erank", "erank($P_{0:L-1}$)", True), ("log10_fro", "$\\log_{10}\\|P_{0:L-1}\\|_F$", False), ("henrici", "Henrici departure of $P_{0:L-1}$", False))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
     for ax, (column, label, log) in zip(axes, panels):
-        for run in _runs(dose):
+        for k, run in enumerate(_runs(dose)):
             cur = _curve(dose, run, "J", "dose", column)
-            ax.plot(cur["c"], cur["mean"], "o-", ms=3, label=run)
+            ax.plot(cur["c"], cur["mean"], "o-", ms=3, label=run, color=f"C{k}")
+            if column == "erank":
+                _order_band(ax, dose, run, f"C{k}")
         if log:
             ax.set_yscale("log")
         ax.axvline(1.0, color="grey", lw=0.6, ls=":")
@@ -53,7 +65,9 @@ def figure_s8(dose: pd.DataFrame):
             if cur.empty:
                 continue
             ax.plot(cur["c"], cur["mean"], marker="o", ms=3, **style)
-            if construction != "dose":
+            if construction == "dose":
+                _order_band(ax, dose, run, style["color"])
+            else:
                 ax.fill_between(cur["c"], cur["mean"] - cur["std"], cur["mean"] + cur["std"], color=style["color"], alpha=0.2)
         ax.set_yscale("log")
         ax.set_title(run)
@@ -68,7 +82,7 @@ def figure_s8(dose: pd.DataFrame):
             if not cur.empty:
                 last.plot(cur["c"], cur["mean"], ls=ls, color=color, label=f"{run} ({mode})")
     last.set_yscale("log")
-    last.set_title("mode J (solid) vs mode R (dashed)")
+    last.set_title("mode J vs mode R (= J in R's order)")
     last.set_xlabel("dose $c$")
     last.legend(frameon=False, fontsize=6)
     for ax, letter in zip(axes, "abcdefghijklmnop"):

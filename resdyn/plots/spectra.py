@@ -13,8 +13,11 @@ def five_depths(n_layers: int) -> list[int]:
     return sorted(set(np.linspace(0, n_layers - 1, 5).round().astype(int).tolist()))
 
 
-def eigenvalue_figure(eigs: np.ndarray, run: str, bins: int = 60):
-    """Fig. 1/S1: (a) complex-plane scatter at five depths; (b) log P(value | layer) of Re λ, Im λ, |λ|."""
+def eigenvalue_figure(eigs: np.ndarray, run: str, bins: int = 60, robust: np.ndarray | None = None):
+    """Fig. 1/S1: (a) complex-plane scatter at five depths; (b) log P(value | layer) of Re λ, Im λ, |λ|.
+
+    `robust` (L, d; the eigenvalue file's robust_J): complex eigenvalues whose pair is not robust
+    at the Jacobians' precision are drawn grey, and each panel names both complex fractions."""
     n_layers = eigs.shape[0]
     depths = five_depths(n_layers)
     fig = plt.figure(figsize=(3 * len(depths), 6.2), layout="constrained")
@@ -22,13 +25,19 @@ def eigenvalue_figure(eigs: np.ndarray, run: str, bins: int = 60):
     axes = top.subplots(1, len(depths))
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
     for ax, layer in zip(np.atleast_1d(axes), depths):
-        ax.scatter(eigs[layer].real, eigs[layer].imag, s=2, alpha=0.5)
+        e = eigs[layer]
+        keep = np.ones(e.shape, bool) if robust is None else robust[layer] | (np.abs(e.imag) <= 1e-6)
+        ax.scatter(e[keep].real, e[keep].imag, s=2, alpha=0.5)
+        ax.scatter(e[~keep].real, e[~keep].imag, s=2, alpha=0.5, color="0.6")
         ax.plot(circle.real, circle.imag, "k--", lw=0.6)
         ax.set_aspect("equal")
-        ax.set_title(f"layer {layer}")
+        title = f"layer {layer}"
+        if robust is not None:
+            title += f"\ncomplex {np.mean(np.abs(e.imag) > 1e-6):.0%}, robust {robust[layer].mean():.0%}"
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel("Re λ")
     np.atleast_1d(axes)[0].set_ylabel("Im λ")
-    top.suptitle(f"(a) {run}: eigenvalues of the mean Jacobian")
+    top.suptitle(f"(a) {run}: eigenvalues of the mean Jacobian" + ("" if robust is None else " (grey: complex at |Im λ| > 1e-6 but not robust)"))
     for ax, (label, values, ref) in zip(
         bottom.subplots(1, 3),
         [("Re λ", eigs.real, 1.0), ("Im λ", eigs.imag, 0.0), ("|λ|", np.abs(eigs), 1.0)],
