@@ -115,3 +115,18 @@ def prefix_states(model, token_ids: list[int], layer_idx: int) -> torch.Tensor:
     finally:
         handle.remove()
     return captured["h"]
+
+
+@torch.no_grad()
+def block_inputs(model, token_ids: list[int]) -> torch.Tensor:
+    """Residual states (L, T, d) at the input of every block, all positions, from one forward pass."""
+    n_layers = model.config.num_hidden_layers
+    states: dict[int, torch.Tensor] = {}
+
+    def keep(snapshot: int, hidden: torch.Tensor) -> None:
+        if snapshot % 2 == 0:  # pre-attention snapshots are the block inputs
+            states[snapshot // 2] = hidden[0].float().clone()
+
+    with residual_hooks(model, keep):
+        model.model(input_ids=torch.tensor([token_ids], device=model.device), use_cache=False)
+    return torch.stack([states[layer] for layer in range(n_layers)])

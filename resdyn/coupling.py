@@ -295,8 +295,8 @@ class JacobianFiles:
         return len(self.paths)
 
     def __getitem__(self, layer: int) -> np.ndarray:
-        with np.load(self.paths[layer]) as z:
-            J = z["mean_J"]
+        with np.load(self.paths[layer]) as z:  # the float64 accumulator where the file has it
+            J = z["mean_J_f64" if "mean_J_f64" in z else "mean_J"]
         if not np.all(np.isfinite(J)):
             raise ValueError(f"{self.paths[layer]}: non-finite entries in mean_J")
         return J

@@ -136,7 +136,8 @@ def henrici_of_product(product, singular_values: np.ndarray | None = None) -> fl
 
 
 class MeanJacobians(Sequence):
-    """The `mean_J` of each layer shard, loaded as float64 on access (not all held at once)."""
+    """The mean Jacobian of each layer shard, float64, loaded on access (not all held at once):
+    the float64 accumulator `mean_J_f64` where the file has it, else the float32 `mean_J`."""
 
     def __init__(self, paths: Iterable[str | Path]) -> None:
         self.paths = [Path(p) for p in paths]
@@ -151,7 +152,7 @@ class MeanJacobians(Sequence):
         with np.load(path) as shard:
             if "mean_J" not in shard:
                 raise KeyError(f"{path}: no `mean_J` array (has {sorted(shard.files)})")
-            J = np.asarray(shard["mean_J"], dtype=np.float64)
+            J = np.asarray(shard["mean_J_f64" if "mean_J_f64" in shard else "mean_J"], dtype=np.float64)
         if J.ndim != 2 or J.shape[0] != J.shape[1]:
             raise ValueError(f"{path}: mean_J must be square, got shape {J.shape}")
         if not np.all(np.isfinite(J)):

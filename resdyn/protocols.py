@@ -12,46 +12,41 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from resdyn.activations import residual_hooks
-from resdyn.jacobians import JacobianAccumulator, in_context_jacobian
+from resdyn.activations import block_inputs
+from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 
 PROTOCOLS = ("single_token", "in_context")
 
 
-@torch.no_grad()
-def block_inputs(model, token_ids: list[int]) -> torch.Tensor:
-    """Residual states (L, T, d) at the input of every block, all positions, from one forward pass."""
-    n_layers = model.config.num_hidden_layers
-    states: dict[int, torch.Tensor] = {}
-
-    def keep(snapshot: int, hidden: torch.Tensor) -> None:
-        if snapshot % 2 == 0:  # pre-attention snapshots are the block inputs
-            states[snapshot // 2] = hidden[0].float().clone()
-
-    with residual_hooks(model, keep):
-        model.model(input_ids=torch.tensor([token_ids], device=model.device), use_cache=False)
-    return torch.stack([states[layer] for layer in range(n_layers)])
-
-
-def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None):
+def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single"):
     """Per protocol, one layer-file dict per layer (mean_J, per-sample statistics, col_norm_mean);
-    and per layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F."""
+    and per layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F.
+
+    `precision` as jacobians.precision: "single" (float32; σ_min below its resolution censored),
+    "double" (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
+    """
+    check_precision(precision)
     arch = architecture_of(model.config.model_type)
     n_layers, d = model.config.num_hidden_layers, model.config.hidden_size
-    blocks = [Block(model, layer, arch) for layer in range(n_layers)]
+    dtype = torch.float64 if precision == "double" else torch.float32
+    blocks = [Block(model, layer, arch, dtype) for layer in range(n_layers)]
+    blocks64 = [double_block(b) for b in blocks] if precision == "auto" else [None] * n_layers
     acc = {p: [JacobianAccumulator(d=d) for _ in range(n_layers)] for p in PROTOCOLS}
     rel_diff = np.zeros((n_layers, len(token_ids)))
     for sample, ids in enumerate(token_ids):
         inputs = block_inputs(model, ids)
         for layer, block in enumerate(blocks):
             where = f"run {run}, layer {layer}"
-            prefix = inputs[layer]
+            prefix, block64 = inputs[layer].to(dtype), blocks64[layer]
             single = block.single_token_jacobian(prefix[-1:])
             in_context = in_context_jacobian(block, prefix)[None]
-            acc["single_token"][layer].add(single, [sample], f"{where} (single_token)")
-            acc["in_context"][layer].add(in_context, [sample], f"{where} (in_context)")
+            again = {"single_token": None, "in_context": None} if block64 is None else {
+                "single_token": lambda rows, x=prefix, b=block64: b.single_token_jacobian(x[-1:].double()),
+                "in_context": lambda rows, x=prefix, b=block64: in_context_jacobian(b, x.double())[None]}
+            acc["single_token"][layer].add(single, [sample], f"{where} (single_token)", again["single_token"])
+            acc["in_context"][layer].add(in_context, [sample], f"{where} (in_context)", again["in_context"])
             rel_diff[layer, sample] = relative_difference(single[0].double().numpy(), in_context[0].double().numpy())
         if progress is not None:
             progress()
@@ -65,11 +60,9 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def protocol_tables(run: str, arrays: list[dict], memberships: dict, participations: dict, *, k: int,
                     regime_bounds, regime_layers=None, cumulative_method: str = "exact", rank: int = 512,
-                    coupling: dict | None = None) -> dict[str, "pd.DataFrame"]:
+                    coupling: dict | None = None) -> dict:
     """One protocol's tables, by the main stages' own functions: layer_spectra, cumulative,
     cumulative_summary and the coupling tables (Tests 1-3 on these Jacobians' column norms)."""
-    import pandas as pd  # noqa: F401  (the tables are DataFrames)
-
     from resdyn.coupling import COLUMN_NORMS, run_coupling
     from resdyn.cumulative import cumulative_products, cumulative_tables
     from resdyn.layer_table import layer_spectra

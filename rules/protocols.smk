@@ -43,6 +43,7 @@ if PROTOCOL_RUN:
             **job_resources("gpu_jacobian"),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
+            precision=config["jacobians"].get("precision", "auto"),
             bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
             methods=COMMUNITY_METHODS,
             k=config["spectra"]["k"],

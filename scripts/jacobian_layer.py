@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from resdyn.activations import prefix_states, tokenize
+from resdyn.activations import block_inputs, tokenize
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_npz
 from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian, single_token_layer_stats
@@ -24,23 +24,31 @@ if p.protocol != "single_token":  # the earlier tokens' states come from a forwa
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
-for layer, path in zip(p.layers, p.layer_files):
-    where = f"run {run}, layer {layer}"
-    states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)
-    progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
-    if p.protocol == "single_token":  # only this block's weights, read without importing transformers
+if p.protocol == "single_token":  # only each block's weights, read without importing transformers
+    for layer, path in zip(p.layers, p.layer_files):
+        where = f"run {run}, layer {layer}"
+        states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)
         block = single_token_block(snakemake.input.model, layer, device=device)
-        result = single_token_layer_stats(block, states, p.batch_size, where, progress, precision)
-    else:  # in-context: float32 Jacobians, the unresolved ones (auto) or all (double) again in float64
-        acc = JacobianAccumulator(d=states.shape[1])
-        block = Block(model, layer, architecture_of(model.config.model_type))
-        block64 = None if precision == "single" else double_block(block)
-        for i, ids in enumerate(token_ids):
-            prefix = prefix_states(model, ids, layer)
-            again = None if block64 is None else (lambda rows, x=prefix: in_context_jacobian(block64, x)[None])
-            jac = again(None) if precision == "double" else in_context_jacobian(block, prefix)[None]
-            acc.add(jac, [i], where, again)
-            progress()
-        result = acc.result()
-    save_npz(path, **result)
-    log.info("%s done: %d samples", where, len(result["kappa"]))
+        result = single_token_layer_stats(block, states, p.batch_size, where,
+                                          Progress(log, len(states), f"{where} (single_token) Jacobians"), precision)
+        save_npz(path, **result)
+        log.info("%s done: %d samples", where, len(result["kappa"]))
+else:  # in context: one forward pass per sample gives every block's prefix states; float32 Jacobians,
+    # the unresolved ones (auto) or all (double) again in float64
+    arch = architecture_of(model.config.model_type)
+    blocks = {layer: Block(model, layer, arch) for layer in p.layers}
+    blocks64 = {layer: None if precision == "single" else double_block(b) for layer, b in blocks.items()}
+    accs = {layer: JacobianAccumulator(d=model.config.hidden_size) for layer in p.layers}
+    progress = Progress(log, len(token_ids), f"run {run}, layers {p.layers[0]}-{p.layers[-1]} (in_context) samples")
+    for i, ids in enumerate(token_ids):
+        inputs = block_inputs(model, ids)
+        for layer in p.layers:
+            prefix, block64 = inputs[layer], blocks64[layer]
+            again = None if block64 is None else (lambda rows, x=prefix, b=block64: in_context_jacobian(b, x)[None])
+            jac = again(None) if precision == "double" else in_context_jacobian(blocks[layer], prefix)[None]
+            accs[layer].add(jac, [i], f"run {run}, layer {layer}", again)
+        progress()
+    for layer, path in zip(p.layers, p.layer_files):
+        result = accs[layer].result()
+        save_npz(path, **result)
+        log.info("run %s, layer %d done: %d samples", run, layer, len(result["kappa"]))

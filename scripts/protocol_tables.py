@@ -15,7 +15,8 @@ p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 model, tokenizer = load_prepared(snakemake.input.model, device=compute_device())
 token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus)[: p.n_samples], p.bos)
-arrays, rel_diff = protocol_layer_arrays(model, token_ids, run, Progress(log, len(token_ids), f"{run} samples"))
+arrays, rel_diff = protocol_layer_arrays(model, token_ids, run, Progress(log, len(token_ids), f"{run} samples"),
+                                         p.precision)
 stores = {m: np.load(path) for m, path in zip(p.methods, snakemake.input.partitions)}
 mems = {m: z["membership"] for m, z in stores.items()}
 parts = {m: z["participation"] for m, z in stores.items()}

@@ -7,7 +7,8 @@ from resdyn.activations import extract_last_token
 from resdyn.jacobians import in_context_jacobian, single_token_layer_stats
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
-from resdyn.protocols import block_inputs, protocol_layer_arrays
+from resdyn.activations import block_inputs
+from resdyn.protocols import protocol_layer_arrays
 from tiny_models import tiny_model
 
 SEQS = [[5, 17, 42, 8, 99, 3], [7, 3, 250], [11, 12, 13, 14, 15, 16, 17, 18]]
@@ -21,7 +22,7 @@ def test_each_protocol_equals_its_engine_on_the_same_states(model_type):
     arch = architecture_of(model.config.model_type)
     for layer in range(model.config.num_hidden_layers):
         block = Block(model, layer, arch)
-        single = single_token_layer_stats(block, acts[:, 2 * layer], 2, "ref")
+        single = single_token_layer_stats(block, acts[:, 2 * layer], 2, "ref", precision="single")
         np.testing.assert_allclose(arrays["single_token"][layer]["mean_J"], single["mean_J"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(arrays["single_token"][layer]["kappa"], single["kappa"], rtol=1e-4)
         ctx = [in_context_jacobian(block, block_inputs(model, s)[layer]).double() for s in SEQS]
@@ -43,3 +44,16 @@ def test_one_token_context_gives_identical_protocols():
         np.testing.assert_allclose(arrays["in_context"][layer]["mean_J"], arrays["single_token"][layer]["mean_J"],
                                    rtol=1e-5, atol=1e-6)
     assert rel.max() < 1e-5
+
+
+def test_double_precision_resolves_what_single_censors():
+    model = tiny_model("llama")
+    single, _ = protocol_layer_arrays(model, SEQS, "tiny", precision="single")
+    double, _ = protocol_layer_arrays(model, SEQS, "tiny", precision="double")
+    auto, _ = protocol_layer_arrays(model, SEQS, "tiny", precision="auto")
+    for p in ("single_token", "in_context"):
+        for layer in range(model.config.num_hidden_layers):
+            assert not double[p][layer]["kappa_censored"].any()
+            np.testing.assert_allclose(auto[p][layer]["kappa"], double[p][layer]["kappa"], rtol=1e-2)  # the bound's 1 %
+            censored = single[p][layer]["kappa_censored"]
+            assert (single[p][layer]["kappa"][censored] <= double[p][layer]["kappa"][censored] * (1 + 1e-6)).all()
