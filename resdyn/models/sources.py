@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from resdyn.io import give_umask_mode
-from resdyn.models.architectures import architecture_of
+from resdyn.models.architectures import check_supported
 
 
 class ModelSourceError(ValueError):
@@ -49,7 +49,7 @@ def find_gguf(packages: list[str], gguf_file: str) -> list[Path]:
 
 def _save(model, tokenizer, out_dir: Path) -> None:
     """Save as float32 safetensors into a temp folder, then rename onto out_dir."""
-    architecture_of(model.config.model_type)  # fail before writing anything
+    check_supported(model.config.model_type)  # fail before writing anything
     if getattr(model, "hf_quantizer", None) is not None:  # dequantized GGUF weights are plain tensors now
         model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -94,14 +94,14 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
     if source == "hf":
         kw = dict(revision=spec.get("revision", "main"))
         cfg = AutoConfig.from_pretrained(spec["model_id"], **kw)
-        architecture_of(cfg.model_type)
+        check_supported(cfg.model_type)
         model = AutoModelForCausalLM.from_pretrained(spec["model_id"], dtype=torch.float32, **kw)
         tokenizer = AutoTokenizer.from_pretrained(spec["model_id"], **kw)
     elif source == "local":
         path = Path(spec["path"])
         if not (path / "config.json").is_file():
             raise ModelSourceError(f"run {run!r}: local model folder {path} has no config.json")
-        architecture_of(json.loads((path / "config.json").read_text())["model_type"])
+        check_supported(json.loads((path / "config.json").read_text())["model_type"])
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     elif source == "gguf_package":
@@ -127,7 +127,7 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
                 raise ModelSourceError(f"run {run!r}: the prepared base model folder {base_dir} has no config.json")
             cfg = AutoConfig.from_pretrained(base_dir, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-        architecture_of(cfg.model_type)
+        check_supported(cfg.model_type)
         torch.manual_seed(int(spec["seed"]))
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     else:
@@ -187,16 +187,27 @@ def layer_tensors(path: Path, layer_idx: int, device: torch.device | str = "cpu"
     return tensors
 
 
+def with_decoder_alias(model):
+    """`model.model` is the decoder stack (layers, rotary_emb) for every type, as the code reads it.
+
+    GPT-NeoX names it `gpt_neox`; the alias is a plain attribute, not a registered submodule,
+    so parameters and state dicts are unchanged.
+    """
+    if "model" not in model._modules:
+        object.__setattr__(model, "model", model.base_model)
+    return model
+
+
 def load_prepared(path, attn_implementation: str = "eager", device: torch.device | str = "cpu"):
     """Model (eval, float32, on `device`) and tokenizer from a prepared folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
-    architecture_of(prepared_config(path)["model_type"])
+    check_supported(prepared_config(path)["model_type"])
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
-    return model.eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return with_decoder_alias(model).eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
 def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
@@ -210,10 +221,10 @@ def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
     path = Path(path)
     prepared_config(path)
     cfg = AutoConfig.from_pretrained(path, local_files_only=True)
-    architecture_of(cfg.model_type)
+    check_supported(cfg.model_type)
     weights = layer_tensors(path, layer_idx, device)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+        model = with_decoder_alias(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"))
     model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
     with torch.device(device):  # the rotary tables are computed at construction, not stored
         model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)
