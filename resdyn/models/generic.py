@@ -78,6 +78,7 @@ class DecoderLayer:
                 module.forward = _exact_rms_norm(module)
             if hasattr(module, "config"):
                 module.config._attn_implementation = "eager"  # the copy's own config
+                module.config._experts_implementation = "eager"  # a loop over experts: any dtype, autodiff
         self.params = {k: v.detach() for k, v in (*self.layer.named_parameters(), *self.layer.named_buffers())}
         self.rotary = stack.rotary_emb
         types_ = getattr(self.config, "layer_types", None)
