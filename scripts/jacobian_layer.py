@@ -8,10 +8,11 @@ from resdyn.io import save_npz
 from resdyn.jacobians import JacobianAccumulator, in_context_jacobian, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.memory import fixed_mmap_threshold
-from resdyn.models.architectures import architecture_of
+from resdyn.layer_engines import engine_layer_stats
+from resdyn.models.architectures import architecture_of, engine_of
 from resdyn.models.block import Block
 from resdyn.models.layer_files import single_token_block
-from resdyn.models.sources import compute_device, load_prepared
+from resdyn.models.sources import compute_device, load_prepared, prepared_config
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 fixed_mmap_threshold()  # peak memory flat in N
@@ -19,7 +20,8 @@ torch.set_num_threads(snakemake.threads)
 run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
 activations = np.load(snakemake.input.activations, mmap_mode="r")
-if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
+engine = engine_of(prepared_config(snakemake.input.model)["model_type"])  # block, gemma4 or generic
+if p.protocol != "single_token" or engine != "block":  # earlier tokens' states / Gemma 4's per-layer inputs
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
@@ -27,7 +29,10 @@ for layer, path in zip(p.layers, p.layer_files):
     where = f"run {run}, layer {layer}"
     states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)
     progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
-    if p.protocol == "single_token":  # only this block's weights, read without importing transformers
+    if engine != "block":  # Gemma 4's closed form (in context: autodiff), or autodiff through the layer
+        result = engine_layer_stats(model, layer, p.protocol, activations[: p.n_samples], token_ids, p.batch_size,
+                                    where, progress)
+    elif p.protocol == "single_token":  # only this block's weights, read without importing transformers
         block = single_token_block(snakemake.input.model, layer, device=device)
         result = single_token_layer_stats(block, states, p.batch_size, where, progress)
     else:

@@ -1,4 +1,5 @@
 """Gemma 4's closed form and the generic engine, against transformers' own layers and finite differences."""
+import numpy as np
 import pytest
 import torch
 
@@ -195,3 +196,28 @@ def test_prefix_states_work_for_gpt_neox():
     model = _model("gpt_neox")
     ins, _ = _layer_io(model, TOKENS)
     torch.testing.assert_close(prefix_states(model, TOKENS, 2), ins[2])
+
+
+@pytest.mark.parametrize("model_type", ["gemma4_text", "gpt_neox"])
+def test_engine_layer_stats_protocols_agree_on_one_token_samples(model_type):
+    """The job's two paths read the side inputs from different places (activations' snapshot 2ℓ' and the
+    last token vs prefix states and all tokens); on one-token samples both must give the same statistics."""
+    from resdyn.activations import extract_last_token
+    from resdyn.layer_engines import engine_layer_stats
+
+    model = _model(model_type)
+    token_ids = [[t] for t in TOKENS[:5]]
+    acts = extract_last_token(model, token_ids)
+    for layer in (3, 4) if model_type == "gemma4_text" else (1,):
+        one = engine_layer_stats(model, layer, "single_token", acts, token_ids, 2, "test")
+        ctx = engine_layer_stats(model, layer, "in_context", acts, token_ids, 2, "test")
+        np.testing.assert_allclose(one["mean_J"], ctx["mean_J"], atol=1e-5)
+        np.testing.assert_allclose(one["sigma_max"], ctx["sigma_max"], rtol=1e-5)
+        # and the mean is that of the per-sample closed forms / autodiff Jacobians
+        layers = _layers(model, torch.float32)
+        ins = torch.from_numpy(acts)
+        jacs = []
+        for b, ids in enumerate(token_ids):
+            e, kv = _sides(model, ids, layer, {s // 2: ins[b : b + 1, s] for s in range(0, ins.shape[1], 2)})
+            jacs.append(layers[layer].single_token_jacobians(ins[b : b + 1, 2 * layer], e, kv)[0])
+        np.testing.assert_allclose(one["mean_J"], torch.stack(jacs).mean(0).numpy(), atol=1e-5)
