@@ -58,7 +58,7 @@ def test_init_from_base_keeps_architecture_and_changes_weights(tmp_path):
 
 def test_unsupported_architecture_fails_before_writing(tmp_path):
     spec = {"source": "init", "seed": 0, "config": {"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2}}
-    with pytest.raises(UnsupportedArchitecture, match="supported model types: gemma2"):
+    with pytest.raises(UnsupportedArchitecture, match="closed-form Jacobian types: gemma2.*gemma4_text.*generic.*gpt_neox, phi3, qwen3_moe"):
         materialise("g", spec, tmp_path / "g")
     assert not (tmp_path / "g").exists() and list(tmp_path.iterdir()) == []
 
@@ -127,3 +127,16 @@ def test_one_gguf_parse_shares_a_reader_per_file_and_restores_gguf(tmp_path):
         assert int(first.fields["llama.block_count"].parts[-1][0]) == 2
     assert gguf.GGUFReader is original
     assert isinstance(gguf.GGUFReader(paths[0]), original)
+
+
+def test_a_generic_engine_type_is_prepared_from_a_literal_config(tmp_path):
+    """gpt_neox has no closed form; it is prepared (the generic engine takes it) and reloads with its decoder stack."""
+    from tiny_models import tiny_config
+
+    from resdyn.models.sources import load_prepared
+
+    spec = {"source": "init", "seed": 3, "config": tiny_config("gpt_neox")}
+    materialise("pythia", spec, tmp_path / "p")
+    model, _ = load_prepared(tmp_path / "p")
+    assert model.config.model_type == "gpt_neox" and len(model.model.layers) == 3
+    assert "model" not in dict(model.named_children())  # the alias adds no parameters
