@@ -1,4 +1,6 @@
 """Per-sample Jacobians of one block or a chunk of blocks, streamed into each layer's statistics file."""
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -20,7 +22,7 @@ torch.set_num_threads(snakemake.threads)
 run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
 activations = np.load(snakemake.input.activations, mmap_mode="r")
-engine = engine_of(prepared_config(snakemake.input.model)["model_type"])  # block, gemma4 or generic
+engine = engine_of(prepared_config(Path(snakemake.input.model))["model_type"])  # block, gemma4 or generic
 if p.protocol != "single_token" or engine != "block":  # earlier tokens' states / Gemma 4's per-layer inputs
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
