@@ -221,3 +221,10 @@ def test_engine_layer_stats_protocols_agree_on_one_token_samples(model_type):
             e, kv = _sides(model, ids, layer, {s // 2: ins[b : b + 1, s] for s in range(0, ins.shape[1], 2)})
             jacs.append(layers[layer].single_token_jacobians(ins[b : b + 1, 2 * layer], e, kv)[0])
         np.testing.assert_allclose(one["mean_J"], torch.stack(jacs).mean(0).numpy(), atol=1e-5)
+
+
+def test_lyapunov_maps_refuse_gemma4_layers_rather_than_split_them_as_gemma3():
+    from resdyn.lyapunov.model_maps import _residual_sublayers
+
+    with pytest.raises(NotImplementedError, match="per-layer-input branch, layer_scalar"):
+        _residual_sublayers(_model("gemma4_text").model.layers[0])
