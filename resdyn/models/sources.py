@@ -27,6 +27,28 @@ class ModelSourceError(ValueError):
     pass
 
 
+# Checkpoints whose text decoder is prepared on its own: Gemma 4's hub models are multimodal
+# (`gemma4`, vision/audio towers around a `gemma4_text` decoder); the analyses read the decoder.
+PREPARED_AS = {"gemma4": "gemma4_text"}
+
+
+def _check_source_type(model_type: str) -> None:
+    check_supported(PREPARED_AS.get(model_type, model_type))
+
+
+def _text_decoder(model):
+    """The causal LM of a multimodal Gemma 4 checkpoint's text decoder (the same modules); others unchanged."""
+    if model.config.model_type != "gemma4":
+        return model
+    from transformers import Gemma4ForCausalLM
+
+    with torch.device("meta"):
+        text = Gemma4ForCausalLM(model.config.text_config)
+    text.model = model.model.language_model
+    text.lm_head = model.lm_head
+    return text
+
+
 def _model_type(cfg) -> str:
     return getattr(cfg, "model_type", None) or cfg["model_type"]
 
@@ -94,14 +116,14 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
     if source == "hf":
         kw = dict(revision=spec.get("revision", "main"))
         cfg = AutoConfig.from_pretrained(spec["model_id"], **kw)
-        check_supported(cfg.model_type)
+        _check_source_type(cfg.model_type)
         model = AutoModelForCausalLM.from_pretrained(spec["model_id"], dtype=torch.float32, **kw)
         tokenizer = AutoTokenizer.from_pretrained(spec["model_id"], **kw)
     elif source == "local":
         path = Path(spec["path"])
         if not (path / "config.json").is_file():
             raise ModelSourceError(f"run {run!r}: local model folder {path} has no config.json")
-        check_supported(json.loads((path / "config.json").read_text())["model_type"])
+        _check_source_type(json.loads((path / "config.json").read_text())["model_type"])
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     elif source == "gguf_package":
@@ -127,12 +149,12 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
                 raise ModelSourceError(f"run {run!r}: the prepared base model folder {base_dir} has no config.json")
             cfg = AutoConfig.from_pretrained(base_dir, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-        check_supported(cfg.model_type)
+        _check_source_type(cfg.model_type)
         torch.manual_seed(int(spec["seed"]))
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     else:
         raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
-    _save(model, tokenizer, out_dir)
+    _save(_text_decoder(model), tokenizer, out_dir)
 
 
 @contextmanager
