@@ -25,7 +25,7 @@ def test_a_tiny_gemma4_run_goes_through_the_workflow(tmp_path):
                "max_position_embeddings": 512}
     config["runs"] = {RUN: {"source": "init", "seed": 0, "config": literal, "protocol": "single_token"}}
     (work / "g4.yaml").write_text(yaml.safe_dump(config))
-    targets = [f"results/{RUN}/jacobians/layer_{layer}.npz" for layer in (3, 4)]  # layers reusing 2's and 1's K/V
+    targets = [f"results/{RUN}/jacobians/layer_{layer:02d}.npz" for layer in (3, 4)]  # layers reusing 2's and 1's K/V
     snakemake([*targets, "--cores", "1", "--configfile", "g4.yaml"], cwd=work, timeout=900)
 
     # the layer files hold the statistics of the closed form at the workflow's own states
