@@ -13,49 +13,34 @@ import torch
 from resdyn.activations import prefix_states
 from resdyn.jacobians import JacobianAccumulator
 from resdyn.models.architectures import engine_of
-from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
+from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder
 from resdyn.models.generic import DecoderLayer
+from resdyn.models.sources import load_layer
 
 
-def _kv_source(model, layer: int) -> int | None:
-    return kv_source_of(model.config, layer) if model.config.model_type == "gemma4_text" else None
+def _kv_source(config, layer: int) -> int | None:
+    return kv_source_of(config, layer) if config.model_type == "gemma4_text" else None
 
 
-def engine_layer_stats(model, layer: int, protocol: str, activations, token_ids: list[list[int]] | None,
-                       batch_size: int, where: str, progress=None) -> dict[str, np.ndarray]:
-    """The layer file's arrays for a gemma4_text or generic-engine model (eval, float32).
+def engine_layer_stats(path, layer: int, protocol: str, activations, token_ids: list[list[int]] | None,
+                       batch_size: int, where: str, progress=None, model=None, device="cpu") -> dict[str, np.ndarray]:
+    """The layer file's arrays for a gemma4_text or generic-engine model in prepared folder `path`.
 
     activations (N, 2L, d), possibly memory-mapped, already cut to the samples wanted;
     token_ids: those samples' token ids (needed for Gemma 4, and for the in-context protocol).
+    Single token: only this layer's weights (and the reused layer's) are loaded, and Gemma 4's
+    per-layer inputs are read for these tokens only. In context: `model`, the loaded model, gives
+    every position's states.
     """
-    engine = engine_of(model.config.model_type)
-    if engine == "block":
-        raise ValueError(f"{model.config.model_type} has a Block closed form; use resdyn.jacobians")
-    j = _kv_source(model, layer)
-    device = next(model.parameters()).device
-    acc = JacobianAccumulator(d=activations.shape[-1])
     if protocol == "single_token":
-        if engine == "gemma4":
-            block = Gemma4Block(model, layer, source=None if j is None else Gemma4Block(model, j))
-            last = [ids[-1] for ids in token_ids]
-            e_all = per_layer_inputs(model, last, layer)
-        else:
-            block = DecoderLayer(model, layer)
-        for start in range(0, len(activations), batch_size):
-            ids = np.arange(start, min(start + batch_size, len(activations)))
-            h = torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * layer])).to(device)
-            if engine == "gemma4":
-                kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
-                e = None if e_all is None else e_all[torch.as_tensor(ids, device=device)]
-                jac = block.single_token_jacobian(h, e, kv)
-            else:
-                jac = block.single_token_jacobians(h)
-            acc.add(jac, ids, where)
-            if progress is not None:
-                progress(len(ids))
-        return acc.result()
+        return _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device)
     if protocol != "in_context":
         raise ValueError(f"unknown protocol {protocol!r}; use single_token or in_context")
+    if model is None:
+        raise ValueError("the in-context protocol needs the loaded model (earlier positions' states)")
+    engine = _engine(model.config)
+    j = _kv_source(model.config, layer)
+    acc = JacobianAccumulator(d=activations.shape[-1])
     source = None if j is None else DecoderLayer(model, j)
     block = DecoderLayer(model, layer, kv_source=source)
     for i, ids in enumerate(token_ids):
@@ -64,4 +49,37 @@ def engine_layer_stats(model, layer: int, protocol: str, activations, token_ids:
         acc.add(block.in_context_jacobian(prefix_states(model, ids, layer), e, kv)[None], [i], where)
         if progress is not None:
             progress()
+    return acc.result()
+
+
+def _engine(config) -> str:
+    engine = engine_of(config.model_type)
+    if engine == "block":
+        raise ValueError(f"{config.model_type} has a Block closed form; use resdyn.jacobians")
+    return engine
+
+
+def _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device):
+    skeleton = load_layer(path, layer, device)
+    engine = _engine(skeleton.config)
+    j = _kv_source(skeleton.config, layer)
+    if engine == "gemma4":
+        source = None if j is None else Gemma4Block(load_layer(path, j, device), j)
+        block = Gemma4Block(skeleton, layer, source=source)
+        e_all = per_layer_inputs_from_folder(path, [ids[-1] for ids in token_ids], layer, device)
+    else:
+        block = DecoderLayer(skeleton, layer)
+    acc = JacobianAccumulator(d=activations.shape[-1])
+    for start in range(0, len(activations), batch_size):
+        ids = np.arange(start, min(start + batch_size, len(activations)))
+        h = torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * layer])).to(device)
+        if engine == "gemma4":
+            kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
+            e = None if e_all is None else e_all[torch.as_tensor(ids, device=e_all.device)]
+            jac = block.single_token_jacobian(h, e, kv)
+        else:
+            jac = block.single_token_jacobians(h)
+        acc.add(jac, ids, where)
+        if progress is not None:
+            progress(len(ids))
     return acc.result()

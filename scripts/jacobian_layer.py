@@ -14,7 +14,7 @@ from resdyn.layer_engines import engine_layer_stats
 from resdyn.models.architectures import architecture_of, engine_of
 from resdyn.models.block import Block
 from resdyn.models.layer_files import single_token_block
-from resdyn.models.sources import compute_device, load_prepared, prepared_config
+from resdyn.models.sources import compute_device, load_prepared, load_tokenizer, prepared_config
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 fixed_mmap_threshold()  # peak memory flat in N
@@ -23,8 +23,12 @@ run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
 activations = np.load(snakemake.input.activations, mmap_mode="r")
 engine = engine_of(prepared_config(Path(snakemake.input.model))["model_type"])  # block, gemma4 or generic
-if p.protocol != "single_token" or engine != "block":  # earlier tokens' states / Gemma 4's per-layer inputs
+model = token_ids = None
+if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
+elif engine == "gemma4":  # Gemma 4 reads each sample's last token (its per-layer input)
+    tokenizer = load_tokenizer(snakemake.input.model)
+if p.protocol != "single_token" or engine == "gemma4":
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
 for layer, path in zip(p.layers, p.layer_files):
@@ -32,8 +36,8 @@ for layer, path in zip(p.layers, p.layer_files):
     states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)
     progress = Progress(log, len(states), f"{where} ({p.protocol}) Jacobians")
     if engine != "block":  # Gemma 4's closed form (in context: autodiff), or autodiff through the layer
-        result = engine_layer_stats(model, layer, p.protocol, activations[: p.n_samples], token_ids, p.batch_size,
-                                    where, progress)
+        result = engine_layer_stats(snakemake.input.model, layer, p.protocol, activations[: p.n_samples], token_ids,
+                                    p.batch_size, where, progress, model=model, device=device)
     elif p.protocol == "single_token":  # only this block's weights, read without importing transformers
         block = single_token_block(snakemake.input.model, layer, device=device)
         result = single_token_layer_stats(block, states, p.batch_size, where, progress)

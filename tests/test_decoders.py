@@ -198,29 +198,47 @@ def test_prefix_states_work_for_gpt_neox():
     torch.testing.assert_close(prefix_states(model, TOKENS, 2), ins[2])
 
 
+def _prepared(model, folder):
+    model.save_pretrained(folder)
+    return folder
+
+
 @pytest.mark.parametrize("model_type", ["gemma4_text", "gpt_neox"])
-def test_engine_layer_stats_protocols_agree_on_one_token_samples(model_type):
-    """The job's two paths read the side inputs from different places (activations' snapshot 2ℓ' and the
-    last token vs prefix states and all tokens); on one-token samples both must give the same statistics."""
+def test_engine_layer_stats_protocols_agree_on_one_token_samples(model_type, tmp_path):
+    """The job's two paths read the side inputs from different places (one layer's tensors, the
+    activations' snapshot 2ℓ' and the last token's per-layer input read from the folder, vs the
+    loaded model's prefix states and all tokens); on one-token samples both must agree."""
     from resdyn.activations import extract_last_token
     from resdyn.layer_engines import engine_layer_stats
 
     model = _model(model_type)
+    path = _prepared(model, tmp_path / "m")
     token_ids = [[t] for t in TOKENS[:5]]
     acts = extract_last_token(model, token_ids)
+    layers = _layers(model, torch.float32)
+    ins = torch.from_numpy(acts)
     for layer in (3, 4) if model_type == "gemma4_text" else (1,):
-        one = engine_layer_stats(model, layer, "single_token", acts, token_ids, 2, "test")
-        ctx = engine_layer_stats(model, layer, "in_context", acts, token_ids, 2, "test")
+        one = engine_layer_stats(path, layer, "single_token", acts, token_ids, 2, "test")
+        ctx = engine_layer_stats(path, layer, "in_context", acts, token_ids, 2, "test", model=model)
         np.testing.assert_allclose(one["mean_J"], ctx["mean_J"], atol=1e-5)
         np.testing.assert_allclose(one["sigma_max"], ctx["sigma_max"], rtol=1e-5)
-        # and the mean is that of the per-sample closed forms / autodiff Jacobians
-        layers = _layers(model, torch.float32)
-        ins = torch.from_numpy(acts)
+        # and the mean is that of the per-sample Jacobians by autodiff through the layer
         jacs = []
         for b, ids in enumerate(token_ids):
             e, kv = _sides(model, ids, layer, {s // 2: ins[b : b + 1, s] for s in range(0, ins.shape[1], 2)})
             jacs.append(layers[layer].single_token_jacobians(ins[b : b + 1, 2 * layer], e, kv)[0])
         np.testing.assert_allclose(one["mean_J"], torch.stack(jacs).mean(0).numpy(), atol=1e-5)
+
+
+def test_gemma4_per_layer_inputs_read_from_the_folder_match_the_model(tmp_path):
+    from resdyn.models.gemma4 import per_layer_inputs_from_folder
+
+    model = _model("gemma4_text")  # perturbed: the projection norm's weight is not 1
+    path = _prepared(model, tmp_path / "m")
+    ids = [5, 17, 5, 299, 0]
+    for layer in range(model.config.num_hidden_layers):
+        torch.testing.assert_close(per_layer_inputs_from_folder(path, ids, layer), per_layer_inputs(model, ids, layer),
+                                   atol=1e-6, rtol=1e-6)
 
 
 def test_lyapunov_maps_refuse_gemma4_layers_rather_than_split_them_as_gemma3():

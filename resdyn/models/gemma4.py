@@ -46,6 +46,51 @@ def per_layer_inputs(model, token_ids, layer_idx: int) -> torch.Tensor | None:
     return stack.project_per_layer_inputs(embeds, stack.get_per_layer_inputs(ids, embeds))[0, :, layer_idx]
 
 
+def per_layer_inputs_from_folder(path, token_ids, layer_idx: int, device="cpu") -> torch.Tensor | None:
+    """`per_layer_inputs` from a prepared folder's tensors: only the rows of these tokens and the
+    slices of this layer (E4B's per-layer table alone is 262144 × 42·256 floats, 11 GB)."""
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    path = Path(path)
+    cfg = json.loads((path / "config.json").read_text())
+    p, d, eps = cfg["hidden_size_per_layer_input"], cfg["hidden_size"], float(cfg["rms_norm_eps"])
+    if not p:
+        return None
+    ids = [int(t) for t in token_ids]
+    unique = sorted(set(ids))
+    cols = slice(layer_idx * p, (layer_idx + 1) * p)
+    found = {}
+    for file in sorted(path.glob("*.safetensors")):
+        with safe_open(file, "pt", device=str(device)) as f:
+            keys = set(f.keys())
+            for name, rows in (("embed_tokens.weight", unique), ("embed_tokens_per_layer.weight", unique),
+                               ("per_layer_model_projection.weight", None), ("per_layer_projection_norm.weight", None)):
+                key = f"model.{name}"
+                if key in keys:
+                    t = f.get_slice(key)
+                    if name == "embed_tokens.weight":
+                        found[name] = torch.stack([t[r : r + 1][0] for r in rows])
+                    elif name == "embed_tokens_per_layer.weight":
+                        found[name] = torch.stack([t[r : r + 1, cols][0] for r in rows])
+                    elif name == "per_layer_model_projection.weight":
+                        found[name] = t[cols]
+                    else:
+                        found[name] = t[:]
+    missing = {"embed_tokens.weight", "embed_tokens_per_layer.weight", "per_layer_model_projection.weight",
+               "per_layer_projection_norm.weight"} - set(found)
+    if missing:
+        raise ValueError(f"{path}: no {sorted(missing)} among the safetensors (needed for Gemma 4's per-layer inputs)")
+    row = torch.as_tensor([unique.index(t) for t in ids], device=found["embed_tokens.weight"].device)
+    embeds = found["embed_tokens.weight"][row] * torch.tensor(d**0.5, dtype=torch.float32)  # as the model scales
+    proj = embeds @ found["per_layer_model_projection.weight"].T * d**-0.5
+    proj = proj * torch.pow(proj.pow(2).mean(-1, keepdim=True) + eps, -0.5) * found["per_layer_projection_norm.weight"]
+    token = found["embed_tokens_per_layer.weight"][row] * torch.tensor(p**0.5, dtype=torch.float32)
+    return (proj + token) * 2.0**-0.5
+
+
 class Gemma4Block:
     """One Gemma 4 text layer at a lone token (position 0); `source` is the layer it takes K/V from."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -199,11 +200,11 @@ def layer_tensors(path: Path, layer_idx: int, device: torch.device | str = "cpu"
     """Block `layer_idx`'s tensors from a prepared folder's safetensors, names relative to the block."""
     from safetensors import safe_open
 
-    prefix = f"model.layers.{layer_idx}."
+    prefix = re.compile(rf"^(?:model|gpt_neox)\.layers\.{layer_idx}\.")  # GPT-NeoX names its stack gpt_neox
     tensors = {}
     for file in sorted(path.glob("*.safetensors")):
         with safe_open(file, "pt", device=str(device)) as f:
-            tensors.update({k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)})
+            tensors.update({prefix.sub("", k): f.get_tensor(k) for k in f.keys() if prefix.match(k)})
     if not tensors:
         raise ModelSourceError(f"no weights for layer {layer_idx} in {path}")
     return tensors
@@ -230,6 +231,13 @@ def load_prepared(path, attn_implementation: str = "eager", device: torch.device
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
     return with_decoder_alias(model).eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def load_tokenizer(path):
+    """The tokenizer of a prepared folder."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(Path(path), local_files_only=True)
 
 
 def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
