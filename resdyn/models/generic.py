@@ -149,7 +149,9 @@ class DecoderLayer:
     def single_token_jacobians(self, h, per_layer_input=None, kv_input=None):
         """J (B, d, d) at each state alone at position 0, by one jacrev of the batch-summed output."""
         h = h.to(self.dtype)
-        jac = torch.func.jacrev(lambda x: self.single_token(x, per_layer_input, kv_input).sum(0))(h)  # (d, B, d)
+        # 256 cotangents at a time: the backward holds 256 copies of the batch's intermediates (B × f each)
+        f = torch.func.jacrev(lambda x: self.single_token(x, per_layer_input, kv_input).sum(0), chunk_size=256)
+        jac = f(h)  # (d, B, d)
         return jac.permute(1, 0, 2)
 
     def in_context(self, h, prefix, per_layer_input=None, kv_input=None):
@@ -161,4 +163,5 @@ class DecoderLayer:
     def in_context_jacobian(self, states, per_layer_input=None, kv_input=None):
         """J (d, d) at the last of states (T, d), the earlier positions' keys/values held fixed."""
         states = states.to(self.dtype)
-        return torch.func.jacrev(lambda h: self.in_context(h, states[:-1], per_layer_input, kv_input))(states[-1])
+        f = torch.func.jacrev(lambda h: self.in_context(h, states[:-1], per_layer_input, kv_input), chunk_size=256)
+        return f(states[-1])
