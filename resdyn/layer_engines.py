@@ -63,23 +63,23 @@ def _single_token_stats(path, layer, activations, token_ids, batch_size, where, 
     skeleton = load_layer(path, layer, device)
     engine = _engine(skeleton.config)
     j = _kv_source(skeleton.config, layer)
+    source = None if j is None else load_layer(path, j, device)
+    e_all = None
     if engine == "gemma4":
-        source = None if j is None else Gemma4Block(load_layer(path, j, device), j)
-        block = Gemma4Block(skeleton, layer, source=source)
         e_all = per_layer_inputs_from_folder(path, [ids[-1] for ids in token_ids], layer, device)
-    else:
-        block = DecoderLayer(skeleton, layer)
+    if engine == "gemma4" and not skeleton.config.enable_moe_block:  # the closed form
+        block = Gemma4Block(skeleton, layer, source=None if j is None else Gemma4Block(source, j))
+        jacobians = block.single_token_jacobian
+    else:  # generic types, and Gemma 4 with MoE blocks (26B-A4B): autodiff through the layer
+        block = DecoderLayer(skeleton, layer, kv_source=None if j is None else DecoderLayer(source, j))
+        jacobians = block.single_token_jacobians
     acc = JacobianAccumulator(d=activations.shape[-1])
     for start in range(0, len(activations), batch_size):
         ids = np.arange(start, min(start + batch_size, len(activations)))
         h = torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * layer])).to(device)
-        if engine == "gemma4":
-            kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
-            e = None if e_all is None else e_all[torch.as_tensor(ids, device=e_all.device)]
-            jac = block.single_token_jacobian(h, e, kv)
-        else:
-            jac = block.single_token_jacobians(h)
-        acc.add(jac, ids, where)
+        kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
+        e = None if e_all is None else e_all[torch.as_tensor(ids, device=e_all.device)]
+        acc.add(jacobians(h, e, kv), ids, where)
         if progress is not None:
             progress(len(ids))
     return acc.result()

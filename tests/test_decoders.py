@@ -246,3 +246,50 @@ def test_lyapunov_maps_refuse_gemma4_layers_rather_than_split_them_as_gemma3():
 
     with pytest.raises(NotImplementedError, match="per-layer-input branch, layer_scalar"):
         _residual_sublayers(_model("gemma4_text").model.layers[0])
+
+
+def _gemma4_moe(dtype=torch.float32):
+    """Gemma 4 with MoE blocks (as 26B-A4B): no closed form, so the generic engine takes it."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from tiny_models import tiny_config
+
+    cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
+                                  "top_k_experts": 2, "moe_intermediate_size": 16})
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model.config._experts_implementation = "eager"
+    return model.eval().to(dtype)
+
+
+def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
+    from resdyn.activations import extract_last_token
+    from resdyn.layer_engines import engine_layer_stats
+
+    model = _gemma4_moe(torch.float64)
+    with pytest.raises(ValueError, match="enable_moe_block"):
+        Gemma4Block(model, 0)
+    layers = _layers(model, torch.float64)
+    ins, outs = _layer_io(model, TOKENS)
+    for i in (0, 4):  # a sliding layer, and the KV-shared global one
+        e, kv = _sides(model, TOKENS, i, ins)
+        with torch.no_grad():
+            torch.testing.assert_close(layers[i].in_context(ins[i][-1], ins[i][:-1], e, kv), outs[i][-1],
+                                       atol=1e-6, rtol=1e-6)
+        fd = _central_differences(lambda h: layers[i].single_token(h, e, kv), ins[i])
+        torch.testing.assert_close(layers[i].single_token_jacobians(ins[i], e, kv), fd, atol=1e-8, rtol=1e-7)
+        fd = _central_differences(lambda h: layers[i].in_context(h, ins[i][:-1], e, kv), ins[i][-1])
+        torch.testing.assert_close(layers[i].in_context_jacobian(ins[i], e, kv), fd, atol=1e-8, rtol=1e-7)
+    # the job's single-token path: one layer's tensors, the generic engine
+    model = model.float()
+    path = _prepared(model, tmp_path / "m")
+    token_ids = [TOKENS[:3], TOKENS[3:7]]
+    acts = extract_last_token(model, token_ids)
+    got = engine_layer_stats(path, 4, "single_token", acts, token_ids, 2, "test")
+    x = torch.from_numpy(acts)
+    e = per_layer_inputs(model, [ids[-1] for ids in token_ids], 4)
+    want = _layers(model, torch.float32)[4].single_token_jacobians(x[:, 8], e, x[:, 2])
+    np.testing.assert_allclose(got["mean_J"], want.mean(0).numpy(), atol=1e-5)
