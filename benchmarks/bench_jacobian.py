@@ -1,6 +1,7 @@
 """Jacobian engines on one block, timed in the same run, printed as ratios.
 
     python benchmarks/bench_jacobian.py [--model resources/models/smollm2_135m] [--layer 5] [--samples 8]
+    python benchmarks/bench_jacobian.py --decoders   # the generic engine beside the closed forms
 
 Compares the paper's method (torch.autograd.functional.jacobian through the
 transformers layer, default settings, token at position 0) with the project's
@@ -166,14 +167,84 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
                        best_ctx / best_single, best_batched / best_single, rows)
 
 
+# Shapes for the decoder-engine rows: SmolLM2-135M's (d = 576) block for the closed form beside the
+# generic engine, a Gemma 4 layer of that width (PLE 256, a KV-shared global layer), Pythia-70M's layer.
+DECODER_SHAPES = {
+    "llama": dict(hidden_size=576, intermediate_size=1536, num_attention_heads=9, num_key_value_heads=3),
+    "gemma4_text": dict(hidden_size=576, intermediate_size=1536, num_attention_heads=9, num_key_value_heads=3,
+                        head_dim=64, global_head_dim=128, num_global_key_value_heads=1, attention_k_eq_v=True,
+                        hidden_size_per_layer_input=256, vocab_size_per_layer_input=1000, num_kv_shared_layers=1,
+                        layer_types=["sliding_attention", "full_attention", "full_attention"]),
+    "gpt_neox": dict(hidden_size=512, intermediate_size=2048, num_attention_heads=8, rotary_pct=0.25),
+}
+
+
+def measure_decoder_engines(samples: int = 4) -> list[tuple[str, str, float, float]]:
+    """(model type, engine, s/Jacobian, max relative error vs the float64 generic engine) on one layer
+    per type, single-token protocol, the same states for every engine of a type."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from resdyn.models.sources import with_decoder_alias
+
+    rows = []
+    for model_type, shape in DECODER_SHAPES.items():
+        n_layers = len(shape.get("layer_types", [0]))
+        cfg = AutoConfig.for_model(model_type, vocab_size=1000, num_hidden_layers=n_layers, **shape)
+        torch.manual_seed(0)
+        model = with_decoder_alias(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval())
+        gemma = model_type == "gemma4_text"
+        for layer in (1, 2) if gemma else (n_layers - 1,):  # Gemma 4: a global layer, and the KV-shared one
+            rows += _decoder_rows(model, layer, samples, f"{model_type} L{layer}")
+    return rows
+
+
+def _decoder_rows(model, layer, samples, label):
+    from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
+    from resdyn.models.generic import DecoderLayer
+
+    model_type, d = model.config.model_type, model.config.hidden_size
+    states = test_states(d, samples)
+    gemma = model_type == "gemma4_text"
+    j = kv_source_of(model.config, layer) if gemma else None
+    e = per_layer_inputs(model, list(range(5, 5 + samples)), layer) if gemma else None
+    kv = None if j is None else test_states(d, samples) * 0.5
+    opt64 = lambda t: None if t is None else t.double()  # noqa: E731
+    src32, src64 = (None, None) if j is None else (DecoderLayer(model, j), DecoderLayer(model, j, torch.float64))
+    ref = DecoderLayer(model, layer, torch.float64, kv_source=src64).single_token_jacobians(
+        states.double(), opt64(e), opt64(kv))
+    generic = DecoderLayer(model, layer, kv_source=src32)
+    engines = {"generic: jacrev through the layer": lambda: generic.single_token_jacobians(states, e, kv)}
+    if model_type == "llama":
+        block = Block(model, layer, architecture_of(model_type))
+        engines["closed form (Block)"] = lambda: single_token_jacobians(block, states)
+    if gemma:
+        g4 = Gemma4Block(model, layer, source=None if j is None else Gemma4Block(model, j))
+        engines["closed form (Gemma4Block)"] = lambda: g4.single_token_jacobian(states, e, kv)
+    rows = []
+    for name, fn in engines.items():
+        t, jac = _timed(fn, 2)
+        rows.append((label, name, t / samples, float((jac.double() - ref).abs().max() / ref.abs().max())))
+    return rows
+
+
+def print_decoder_engines(samples: int) -> None:
+    print(f"{'layer':<18}{'engine':<38}{'s/Jacobian':>12}{'max rel err':>13}")
+    for model_type, name, t, e in measure_decoder_engines(samples):
+        print(f"{model_type:<18}{name:<38}{t:>12.4f}{e:>13.1e}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--layer", type=int, default=0)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--decoders", action="store_true",
+                        help="only the generic engine beside the closed forms (Llama, Gemma 4, GPT-NeoX layers)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.decoders:
+        return print_decoder_engines(args.samples)
     res = measure(load_model(args.model), args.layer, args.samples)
     print(f"model={args.model or 'random SmolLM2-shaped block'} layer={args.layer} d={res.d} samples={args.samples} threads={args.threads}")
     print(f"float32 matmul (d×d) measured in this run: {res.peak:.1f} GFLOP/s")

@@ -11,14 +11,14 @@ How the numbers are made:
   8/3·d³) and divided by an A100's peak times the fraction of its GEMM rate that the
   same kernel reaches on this machine (measured below, in one run). A100 peaks: FP32
   19.5 TFLOP/s (TF32 off, as torch leaves it for float32 matmul), FP64 9.7 TFLOP/s.
-- CPU work is timed here at width --d on one core and scaled by (4096 / d)³ to the
-  paper's width (all of it is O(d³) dense linear algebra); Leiden is timed at d = 4096.
+- CPU work is timed here at width --d on one core and scaled by (d_model / d)³ to each
+  model's width (all of it is O(d³) dense linear algebra); Leiden is timed at d = 4096
+  (an upper bound for Gemma 4's d = 2560).
 - Storage: float32 prepared weights, activations (N × 2L × d) and per-layer Jacobian
   files (mean J float32 d² plus per-sample statistics).
 - Cumulative products and the Schur sweep use `cumulative.method` of config/paper.yaml:
   exact (dense products, every singular value; the truncated path caps erank at K = 512).
   `benchmarks/exact_cumulative.py` measures one exact step and one SVD at d = 4096 itself.
-Gemma 4 E4B (the paper's fifth configuration) is not supported yet and is left out.
 """
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ PAPER_MODELS = {
     "olmo3_7b_step0": (4096, 11008, 32, 7.30e9),
     "olmo3_7b_step471k": (4096, 11008, 32, 7.30e9),
     "olmo3_7b_step1413814": (4096, 11008, 32, 7.30e9),
+    # Gemma 4 E4B: L = 42, d = 2560 (DESIGN.md, the paper); f = 10240 and 8.0e9 parameters (PLE tables
+    # included; the prepared text decoder drops the towers) from its public model card, the hub config
+    # not being reachable here. Its PLE branch adds
+    # 4·256·d² FLOPs per Jacobian (4% of 2·d·f·d + 2·d³), left out of the formula below.
+    "gemma4_e4b": (2560, 10240, 42, 8.0e9),
 }
 N_SAMPLES = 1000
 A100_FP32, A100_FP64 = 19.5e12, 9.7e12
@@ -90,11 +95,11 @@ def _leiden_best_of() -> float:
 
 
 def project(m: dict[str, float], d_measured: int, method: str = CUMULATIVE_METHOD) -> list[list]:
-    scale = (4096 / d_measured) ** 3
     jac_eff = 0.9  # closed form vs GEMM rate: ~100% measured here (harness); 90% assumed on the A100
     svd_eff = m["svdvals64"] / m["gemm64"]  # SVD's fraction of the float64 GEMM rate, measured here
     rows = []
     for run, (d, f, L, params) in PAPER_MODELS.items():
+        scale = (d / d_measured) ** 3  # each model's own width (Gemma 4: 2560)
         n_jac = N_SAMPLES * L
         gpu_s = n_jac * ((2 * d * f * d + 2 * d**3) / (A100_FP32 * jac_eff) + 8 / 3 * d**3 / (A100_FP64 * svd_eff))
         products = SCHUR["doses"] * (1 + 2 * SCHUR["draws"])

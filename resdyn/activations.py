@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from resdyn.health import LossTally
-from resdyn.models.architectures import architecture_of
+from resdyn.models.architectures import pre_mlp_module
 from resdyn.tokens import encode_all
 
 
@@ -25,13 +25,13 @@ def _hidden_from(args, kwargs) -> torch.Tensor:
 @contextmanager
 def residual_hooks(model, store: Callable[[int, torch.Tensor], None]):
     """Call store(snapshot_index, hidden_states) at every pre-attention and pre-MLP point."""
-    arch = architecture_of(model.config.model_type)
+    pre_mlp_name = pre_mlp_module(model.config.model_type)
     handles = []
     for i, layer in enumerate(model.model.layers):
         pre_attn = lambda mod, args, kwargs, s=2 * i: store(s, _hidden_from(args, kwargs))  # noqa: E731
         pre_mlp = lambda mod, args, kwargs, s=2 * i + 1: store(s, _hidden_from(args, kwargs))  # noqa: E731
         handles.append(layer.register_forward_pre_hook(pre_attn, with_kwargs=True))
-        handles.append(getattr(layer, arch.pre_mlp_module).register_forward_pre_hook(pre_mlp, with_kwargs=True))
+        handles.append(getattr(layer, pre_mlp_name).register_forward_pre_hook(pre_mlp, with_kwargs=True))
     try:
         yield
     finally:

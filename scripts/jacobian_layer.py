@@ -1,4 +1,6 @@
 """Per-sample Jacobians of one block or a chunk of blocks, streamed into each layer's statistics file."""
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -8,10 +10,11 @@ from resdyn.io import save_npz
 from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.memory import fixed_mmap_threshold
-from resdyn.models.architectures import architecture_of
+from resdyn.layer_engines import engine_layer_stats
+from resdyn.models.architectures import architecture_of, engine_of
 from resdyn.models.block import Block
 from resdyn.models.layer_files import single_token_block
-from resdyn.models.sources import compute_device, load_prepared
+from resdyn.models.sources import compute_device, load_prepared, load_tokenizer, prepared_config
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 fixed_mmap_threshold()  # peak memory flat in N
@@ -20,11 +23,24 @@ run, p = snakemake.wildcards.run, snakemake.params
 device = compute_device()
 precision = check_precision(p.precision)
 activations = np.load(snakemake.input.activations, mmap_mode="r")
+engine = engine_of(prepared_config(Path(snakemake.input.model))["model_type"])  # block, gemma4 or generic
+model = token_ids = None
 if p.protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
     model, tokenizer = load_prepared(snakemake.input.model, device=device)
+elif engine == "gemma4":  # Gemma 4 reads each sample's last token (its per-layer input)
+    tokenizer = load_tokenizer(snakemake.input.model)
+if p.protocol != "single_token" or engine == "gemma4":
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
-if p.protocol == "single_token":  # only each block's weights, read without importing transformers
+if engine != "block":  # Gemma 4's closed form (in context: autodiff), or autodiff through the layer
+    for layer, path in zip(p.layers, p.layer_files):
+        where = f"run {run}, layer {layer}"
+        progress = Progress(log, len(activations[: p.n_samples]), f"{where} ({p.protocol}) Jacobians")
+        result = engine_layer_stats(snakemake.input.model, layer, p.protocol, activations[: p.n_samples], token_ids,
+                                    p.batch_size, where, progress, model=model, device=device)
+        save_npz(path, **result)
+        log.info("%s done: %d samples", where, len(result["kappa"]))
+elif p.protocol == "single_token":  # only each block's weights, read without importing transformers
     for layer, path in zip(p.layers, p.layer_files):
         where = f"run {run}, layer {layer}"
         states = activations[: p.n_samples, 2 * layer]  # the first jacobians.n_samples samples (None: all)

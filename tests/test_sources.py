@@ -58,7 +58,7 @@ def test_init_from_base_keeps_architecture_and_changes_weights(tmp_path):
 
 def test_unsupported_architecture_fails_before_writing(tmp_path):
     spec = {"source": "init", "seed": 0, "config": {"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2}}
-    with pytest.raises(UnsupportedArchitecture, match="supported model types: gemma2"):
+    with pytest.raises(UnsupportedArchitecture, match="closed-form Jacobian types: gemma2.*gemma4_text.*generic.*gpt_neox, phi3, qwen3_moe"):
         materialise("g", spec, tmp_path / "g")
     assert not (tmp_path / "g").exists() and list(tmp_path.iterdir()) == []
 
@@ -127,3 +127,41 @@ def test_one_gguf_parse_shares_a_reader_per_file_and_restores_gguf(tmp_path):
         assert int(first.fields["llama.block_count"].parts[-1][0]) == 2
     assert gguf.GGUFReader is original
     assert isinstance(gguf.GGUFReader(paths[0]), original)
+
+
+def test_a_generic_engine_type_is_prepared_from_a_literal_config(tmp_path):
+    """gpt_neox has no closed form; it is prepared (the generic engine takes it) and reloads with its decoder stack."""
+    from tiny_models import tiny_config
+
+    from resdyn.models.sources import load_prepared
+
+    spec = {"source": "init", "seed": 3, "config": tiny_config("gpt_neox")}
+    materialise("pythia", spec, tmp_path / "p")
+    model, _ = load_prepared(tmp_path / "p")
+    assert model.config.model_type == "gpt_neox" and len(model.model.layers) == 3
+    assert "model" not in dict(model.named_children())  # the alias adds no parameters
+
+
+def test_a_multimodal_gemma4_checkpoint_is_prepared_as_its_text_decoder(tmp_path):
+    """Gemma 4 hub checkpoints are `gemma4` (towers around a `gemma4_text` decoder): the prepared
+    folder is the decoder alone, and it computes what the full model computes on text."""
+    from test_tokens import ADDS_NONE, byte_tokenizer
+    from tiny_models import tiny_config
+    from transformers import AutoModelForCausalLM, Gemma4Config
+
+    from resdyn.models.sources import load_prepared
+
+    text = {k: v for k, v in tiny_config("gemma4_text").items() if k != "model_type"}
+    torch.manual_seed(0)
+    full = AutoModelForCausalLM.from_config(Gemma4Config(text_config=text, vision_config=None, audio_config=None))
+    with torch.no_grad():
+        for p in full.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    full.eval().save_pretrained(tmp_path / "hub")
+    byte_tokenizer(ADDS_NONE).save_pretrained(tmp_path / "hub")
+    materialise("g4", {"source": "local", "path": str(tmp_path / "hub")}, tmp_path / "g4")
+    assert json.loads((tmp_path / "g4" / "config.json").read_text())["model_type"] == "gemma4_text"
+    model, _ = load_prepared(tmp_path / "g4")
+    ids = torch.tensor([[5, 17, 42, 8, 99]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids).logits, full(input_ids=ids).logits)

@@ -39,8 +39,35 @@ TINY_CONFIGS = {
 }
 
 
+# Types without a `Block` adapter (Gemma 4's own closed form; the generic autodiff engine).
+DECODER_CONFIGS = {
+    # sliding and global layers (global: k = v projection, 16-dim heads, 1 KV head, partial RoPE),
+    # the PLE branch, and KV sharing: layers 3 (sliding) and 4 (global) reuse layers 2 and 1.
+    "gemma4_text": {
+        "sliding_window": 4,
+        "num_hidden_layers": 5,
+        "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "sliding_attention",
+                        "full_attention"],
+        "num_kv_shared_layers": 2,
+        "global_head_dim": 16,
+        "num_global_key_value_heads": 1,
+        "attention_k_eq_v": True,
+        "hidden_size_per_layer_input": 8,
+        "vocab_size_per_layer_input": 300,
+        "use_double_wide_mlp": True,
+        "hidden_activation": "gelu_pytorch_tanh",
+    },
+    "gpt_neox": {"rotary_pct": 0.5, "use_parallel_residual": True, "hidden_act": "gelu"},
+    "phi3": {"sliding_window": None, "partial_rotary_factor": 1.0},
+    # layer 1 is dense (mlp_only_layers), layers 0 and 2 route each token to 2 of 4 experts
+    "qwen3_moe": {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 24, "decoder_sparse_step": 1,
+                  "mlp_only_layers": [1], "norm_topk_prob": True},
+}
+
+
 def tiny_config(model_type: str) -> dict:
-    return {"model_type": model_type, **COMMON, **TINY_CONFIGS[model_type]}
+    extra = TINY_CONFIGS[model_type] if model_type in TINY_CONFIGS else DECODER_CONFIGS[model_type]
+    return {"model_type": model_type, **COMMON, **extra}
 
 
 def tiny_model(model_type: str, seed: int = 0):
@@ -50,4 +77,7 @@ def tiny_model(model_type: str, seed: int = 0):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
+        for layer in getattr(model, "model", model.base_model).layers:
+            if hasattr(layer, "layer_scalar"):  # Gemma 4: a buffer, 1 at initialisation
+                layer.layer_scalar.fill_(0.8)
     return model.eval()

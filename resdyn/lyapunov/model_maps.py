@@ -71,6 +71,9 @@ def _residual_sublayers(layer) -> list[tuple[str, Callable]]:
     ``attend(h)`` runs the layer's attention on the normed input h with the right
     context; the norms are the layer's own modules.
     """
+    if hasattr(layer, "layer_scalar"):  # would pass for Gemma 3's sandwich below, and be wrong
+        raise NotImplementedError(f"{type(layer).__name__}: Gemma 4's per-layer-input branch, layer_scalar and "
+                                  "KV-shared layers have no residual split in the Lyapunov maps")
     if hasattr(layer, "pre_feedforward_layernorm") and hasattr(layer, "post_feedforward_layernorm"):
         # Gemma 2/3 sandwich: x + post_norm(Attn(in_norm(x))), x + post_ff(MLP(pre_ff(x)))
         def attn(x, attend):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -20,11 +21,33 @@ from pathlib import Path
 import torch
 
 from resdyn.io import give_umask_mode
-from resdyn.models.architectures import architecture_of
+from resdyn.models.architectures import check_supported
 
 
 class ModelSourceError(ValueError):
     pass
+
+
+# Checkpoints whose text decoder is prepared on its own: Gemma 4's hub models are multimodal
+# (`gemma4`, vision/audio towers around a `gemma4_text` decoder); the analyses read the decoder.
+PREPARED_AS = {"gemma4": "gemma4_text"}
+
+
+def _check_source_type(model_type: str) -> None:
+    check_supported(PREPARED_AS.get(model_type, model_type))
+
+
+def _text_decoder(model):
+    """The causal LM of a multimodal Gemma 4 checkpoint's text decoder (the same modules); others unchanged."""
+    if model.config.model_type != "gemma4":
+        return model
+    from transformers import Gemma4ForCausalLM
+
+    with torch.device("meta"):
+        text = Gemma4ForCausalLM(model.config.text_config)
+    text.model = model.model.language_model
+    text.lm_head = model.lm_head
+    return text
 
 
 def _model_type(cfg) -> str:
@@ -49,7 +72,7 @@ def find_gguf(packages: list[str], gguf_file: str) -> list[Path]:
 
 def _save(model, tokenizer, out_dir: Path) -> None:
     """Save as float32 safetensors into a temp folder, then rename onto out_dir."""
-    architecture_of(model.config.model_type)  # fail before writing anything
+    check_supported(model.config.model_type)  # fail before writing anything
     if getattr(model, "hf_quantizer", None) is not None:  # dequantized GGUF weights are plain tensors now
         model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -94,14 +117,14 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
     if source == "hf":
         kw = dict(revision=spec.get("revision", "main"))
         cfg = AutoConfig.from_pretrained(spec["model_id"], **kw)
-        architecture_of(cfg.model_type)
+        _check_source_type(cfg.model_type)
         model = AutoModelForCausalLM.from_pretrained(spec["model_id"], dtype=torch.float32, **kw)
         tokenizer = AutoTokenizer.from_pretrained(spec["model_id"], **kw)
     elif source == "local":
         path = Path(spec["path"])
         if not (path / "config.json").is_file():
             raise ModelSourceError(f"run {run!r}: local model folder {path} has no config.json")
-        architecture_of(json.loads((path / "config.json").read_text())["model_type"])
+        _check_source_type(json.loads((path / "config.json").read_text())["model_type"])
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     elif source == "gguf_package":
@@ -127,12 +150,12 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
                 raise ModelSourceError(f"run {run!r}: the prepared base model folder {base_dir} has no config.json")
             cfg = AutoConfig.from_pretrained(base_dir, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-        architecture_of(cfg.model_type)
+        _check_source_type(cfg.model_type)
         torch.manual_seed(int(spec["seed"]))
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     else:
         raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
-    _save(model, tokenizer, out_dir)
+    _save(_text_decoder(model), tokenizer, out_dir)
 
 
 @contextmanager
@@ -177,14 +200,25 @@ def layer_tensors(path: Path, layer_idx: int, device: torch.device | str = "cpu"
     """Block `layer_idx`'s tensors from a prepared folder's safetensors, names relative to the block."""
     from safetensors import safe_open
 
-    prefix = f"model.layers.{layer_idx}."
+    prefix = re.compile(rf"^(?:model|gpt_neox)\.layers\.{layer_idx}\.")  # GPT-NeoX names its stack gpt_neox
     tensors = {}
     for file in sorted(path.glob("*.safetensors")):
         with safe_open(file, "pt", device=str(device)) as f:
-            tensors.update({k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)})
+            tensors.update({prefix.sub("", k): f.get_tensor(k) for k in f.keys() if prefix.match(k)})
     if not tensors:
         raise ModelSourceError(f"no weights for layer {layer_idx} in {path}")
     return tensors
+
+
+def with_decoder_alias(model):
+    """`model.model` is the decoder stack (layers, rotary_emb) for every type, as the code reads it.
+
+    GPT-NeoX names it `gpt_neox`; the alias is a plain attribute, not a registered submodule,
+    so parameters and state dicts are unchanged.
+    """
+    if "model" not in model._modules:
+        object.__setattr__(model, "model", model.base_model)
+    return model
 
 
 def load_prepared(path, attn_implementation: str = "eager", device: torch.device | str = "cpu"):
@@ -192,11 +226,18 @@ def load_prepared(path, attn_implementation: str = "eager", device: torch.device
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
-    architecture_of(prepared_config(path)["model_type"])
+    check_supported(prepared_config(path)["model_type"])
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=attn_implementation, local_files_only=True
     )
-    return model.eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return with_decoder_alias(model).eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def load_tokenizer(path):
+    """The tokenizer of a prepared folder."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(Path(path), local_files_only=True)
 
 
 def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
@@ -210,10 +251,10 @@ def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
     path = Path(path)
     prepared_config(path)
     cfg = AutoConfig.from_pretrained(path, local_files_only=True)
-    architecture_of(cfg.model_type)
+    check_supported(cfg.model_type)
     weights = layer_tensors(path, layer_idx, device)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+        model = with_decoder_alias(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"))
     model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
     with torch.device(device):  # the rotary tables are computed at construction, not stored
         model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)

@@ -1,0 +1,167 @@
+"""Jacobians of any transformers decoder layer by autodiff through the layer module itself.
+
+For types without a closed form (`architectures.GENERIC_PRE_MLP`) and for Gemma 4's
+in-context protocol. `DecoderLayer` copies one layer and evaluates it with
+`torch.func.functional_call`, so J = ∂h_out/∂h_in at the last token is `torch.func.jacrev`
+of the layer itself, in both protocols:
+- single token: each state alone at position 0 (the states of a batch do not interact, so
+  one reverse pass over the batch-summed output gives every sample's J at once);
+- in context: the last token after the sample's earlier positions, whose residual states
+  (and so their keys/values) are constants.
+
+What the layer reads besides h is held fixed: Gemma 4's per-layer input e_token and, in its
+KV-shared layers, the keys/values of the earlier layer they reuse (computed from that layer's
+own input states of the same sample). In a mixture-of-experts layer the set of experts each
+token is routed to is piecewise constant in h, so J is the derivative with that routing held
+fixed; the router's gate weights stay differentiable (J is the true derivative wherever the
+top-k set does not change, i.e. almost everywhere).
+
+Exactness: transformers computes RMSNorms and softmaxes in float32 whatever the input dtype.
+The copy's RMSNorms are replaced by the same formula in the input dtype (identical in
+float32), and in float64 softmax is kept in float64, so float64 checks reach 1e-10.
+"""
+from __future__ import annotations
+
+import copy
+import types
+from contextlib import contextmanager
+
+import torch
+
+_softmax = torch.nn.functional.softmax
+
+
+@contextmanager
+def _softmax_in_input_dtype():
+    """Keep float64 softmaxes in float64 (transformers asks for float32 in attention and routers)."""
+    def softmax(x, dim=None, _stacklevel=3, dtype=None):
+        if dtype is not None and x.dtype == torch.float64:
+            dtype = torch.float64
+        return _softmax(x, dim=dim, dtype=dtype)
+
+    torch.nn.functional.softmax = softmax
+    try:
+        yield
+    finally:
+        torch.nn.functional.softmax = _softmax
+
+
+def _exact_rms_norm(module):
+    """forward of an RMSNorm module in its input dtype; the formula of its transformers class."""
+    eps = float(getattr(module, "variance_epsilon", getattr(module, "eps", 1e-6)))
+    one_plus = type(module).__name__.startswith(("Gemma2", "Gemma3"))  # Gemma 2/3 scale by (1 + w)
+
+    def forward(self, x):
+        y = x * torch.pow(x.pow(2).mean(-1, keepdim=True) + eps, -0.5)
+        if getattr(self, "with_scale", True):
+            y = y * (1.0 + self.weight if one_plus else self.weight)
+        return y
+
+    return types.MethodType(forward, module)
+
+
+def decoder_stack(model):
+    """The module holding `layers` and `rotary_emb` (GPT-NeoX names it `gpt_neox`)."""
+    return model.model if "model" in model._modules or hasattr(model, "model") else model.base_model
+
+
+class DecoderLayer:
+    """One transformers decoder layer as a pure function of its input states."""
+
+    def __init__(self, model, layer_idx: int, dtype=torch.float32, kv_source: "DecoderLayer | None" = None):
+        stack = decoder_stack(model)
+        self.config = model.config
+        self.layer_idx, self.dtype, self.kv_source = layer_idx, dtype, kv_source
+        self.layer = copy.deepcopy(stack.layers[layer_idx]).to(dtype).eval()
+        for module in self.layer.modules():
+            if type(module).__name__.endswith("RMSNorm"):
+                module.forward = _exact_rms_norm(module)
+            if hasattr(module, "config"):
+                module.config._attn_implementation = "eager"  # the copy's own config
+                module.config._experts_implementation = "eager"  # a loop over experts: any dtype, autodiff
+        self.params = {k: v.detach() for k, v in (*self.layer.named_parameters(), *self.layer.named_buffers())}
+        self.rotary = stack.rotary_emb
+        types_ = getattr(self.config, "layer_types", None)
+        self.layer_type = types_[layer_idx] if types_ else None
+        attn = getattr(self.layer, "self_attn", None) or getattr(self.layer, "attention", None)
+        self.window = getattr(attn, "sliding_window", None)
+        self.is_gemma4 = self.config.model_type == "gemma4_text"
+        self.is_kv_shared = bool(getattr(attn, "is_kv_shared_layer", False))
+        if self.is_kv_shared and kv_source is None:
+            raise ValueError(f"layer {layer_idx} reuses an earlier layer's keys/values: pass that layer as kv_source")
+
+    @property
+    def device(self):
+        return next(iter(self.params.values())).device
+
+    def _rope(self, n_positions: int):
+        probe = torch.zeros(1, dtype=self.dtype, device=self.device)
+        positions = torch.arange(n_positions, device=self.device)[None]
+        if self.layer_type is not None and self.is_gemma4:
+            return self.rotary(probe, positions, self.layer_type)
+        return self.rotary(probe, positions)
+
+    def _mask(self, n: int):
+        """Additive causal mask (1, 1, n, n), with this layer's sliding window; None for one position."""
+        if n == 1:
+            return None
+        i = torch.arange(n, device=self.device)
+        keep = i[None, :] <= i[:, None]
+        if self.window is not None:
+            keep &= i[:, None] - i[None, :] < self.window
+        zero = torch.zeros((), dtype=self.dtype, device=self.device)
+        return torch.where(keep, zero, torch.finfo(self.dtype).min)[None, None]
+
+    def _shared_kv(self, kv_input, rope, mask, per_layer_input):
+        """{layer_type: (keys, values)} of the reused layer, from its own input states (constants)."""
+        src = self.kv_source
+        shared = {}
+        x = torch.func.functional_call(src.layer.input_layernorm, {"weight": src.params["input_layernorm.weight"]},
+                                       (kv_input,))
+        attn_params = {k[len("self_attn."):]: v for k, v in src.params.items() if k.startswith("self_attn.")}
+        torch.func.functional_call(src.layer.self_attn, attn_params, (), dict(
+            hidden_states=x, position_embeddings=rope, attention_mask=mask, shared_kv_states=shared))
+        return shared
+
+    def forward(self, x, per_layer_input=None, kv_input=None):
+        """Layer output (B, T, d) for inputs x (B, T, d) at positions 0..T-1.
+
+        per_layer_input (B, T, p): Gemma 4's e_token; kv_input (B, T, d): the input states of
+        the layer whose keys/values a KV-shared layer reuses.
+        """
+        n = x.shape[1]
+        rope, mask = self._rope(n), self._mask(n)
+        kwargs = dict(hidden_states=x, attention_mask=mask, position_ids=torch.arange(n, device=self.device)[None],
+                      position_embeddings=rope)
+        if self.is_gemma4:
+            kwargs["per_layer_input"] = per_layer_input
+            kwargs["shared_kv_states"] = self._shared_kv(kv_input, rope, mask, per_layer_input) if self.is_kv_shared else {}
+        with _softmax_in_input_dtype():
+            out = torch.func.functional_call(self.layer, self.params, (), kwargs)
+        return out[0] if isinstance(out, tuple) else out
+
+    # -- the two protocols ----------------------------------------------------
+    def single_token(self, h, per_layer_input=None, kv_input=None):
+        """Outputs (B, d) of states h (B, d), each token alone at position 0."""
+        opt = lambda t: None if t is None else t.to(self.dtype)[:, None]  # noqa: E731
+        return self.forward(h.to(self.dtype)[:, None], opt(per_layer_input), opt(kv_input))[:, 0]
+
+    def single_token_jacobians(self, h, per_layer_input=None, kv_input=None):
+        """J (B, d, d) at each state alone at position 0, by one jacrev of the batch-summed output."""
+        h = h.to(self.dtype)
+        # 256 cotangents at a time: the backward holds 256 copies of the batch's intermediates (B × f each)
+        f = torch.func.jacrev(lambda x: self.single_token(x, per_layer_input, kv_input).sum(0), chunk_size=256)
+        jac = f(h)  # (d, B, d)
+        return jac.permute(1, 0, 2)
+
+    def in_context(self, h, prefix, per_layer_input=None, kv_input=None):
+        """Output (d,) at the last position, whose state is h (d,), after prefix (p, d) (constants)."""
+        x = torch.cat([prefix.to(self.dtype), h.to(self.dtype)[None]])[None]
+        opt = lambda t: None if t is None else t.to(self.dtype)[None]  # noqa: E731
+        return self.forward(x, opt(per_layer_input), opt(kv_input))[0, -1]
+
+    def in_context_jacobian(self, states, per_layer_input=None, kv_input=None):
+        """J (d, d) at the last of states (T, d), the earlier positions' keys/values held fixed."""
+        states = states.to(self.dtype)
+        f = torch.func.jacrev(lambda h: self.in_context(h, states[:-1], per_layer_input, kv_input), chunk_size=256)
+        return f(states[-1])
