@@ -299,7 +299,9 @@ def _check_order_free(erank: float, orders: list[float], precision: str, mode: s
 def table3(dose_table: pd.DataFrame) -> pd.DataFrame:
     """The paper's Table 3: erank of P_{0:L-1} at c = 0, 1, 2 (mode J, canonical order), c0/c1 for
     J and R (R: the ordering check, see the module's docstring), and the c = 0 band over the
-    random Schur orders (erank_c0_min / _max, ratio_c0_c1_j_min / _max; NaN without order draws)."""
+    random Schur orders together with the canonical one (erank_c0_min / _max, ratio_c0_c1_j_min / _max:
+    the canonical order can fall outside the random orders' range; NaN without order draws).
+    Mode R is optional: ratio_c0_c1_r is NaN when schur.modes leaves it out."""
     need = {"run", "mode", "construction", "c", "erank"}
     if need - set(dose_table.columns):
         raise KeyError(f"schur_dose table lacks columns {sorted(need - set(dose_table.columns))}")
@@ -314,8 +316,11 @@ def table3(dose_table: pd.DataFrame) -> pd.DataFrame:
 
         row = {"run": run, "erank_c0": erank("J", 0), "erank_c1": erank("J", 1), "erank_c2": erank("J", 2)}
         row["ratio_c0_c1_j"] = row["erank_c0"] / row["erank_c1"]
-        row["ratio_c0_c1_r"] = erank("R", 0) / erank("R", 1)
-        row["erank_c0_min"], row["erank_c0_max"] = erank("J", 0, "erank_order_min"), erank("J", 0, "erank_order_max")
+        has_r = (sub["mode"] == "R").any()
+        row["ratio_c0_c1_r"] = erank("R", 0) / erank("R", 1) if has_r else np.nan
+        lo, hi = erank("J", 0, "erank_order_min"), erank("J", 0, "erank_order_max")
+        row["erank_c0_min"] = min(lo, row["erank_c0"]) if np.isfinite(lo) else np.nan
+        row["erank_c0_max"] = max(hi, row["erank_c0"]) if np.isfinite(hi) else np.nan
         row["ratio_c0_c1_j_min"] = row["erank_c0_min"] / row["erank_c1"]
         row["ratio_c0_c1_j_max"] = row["erank_c0_max"] / row["erank_c1"]
         n = erank("J", 0, "n_orders")
@@ -334,13 +339,13 @@ def table3_markdown(table: pd.DataFrame) -> str:
         lines.append(
             f"| {r.run} | {r.erank_c0:.3g}{band(r.erank_c0_min, r.erank_c0_max, '.3g')} | {r.erank_c1:.3g} "
             f"| {r.erank_c2:.3g} | {r.ratio_c0_c1_j:.2f}×{band(r.ratio_c0_c1_j_min, r.ratio_c0_c1_j_max, '.2f')} "
-            f"| {r.ratio_c0_c1_r:.2f}× |"
+            f"| {'—' if np.isnan(r.ratio_c0_c1_r) else f'{r.ratio_c0_c1_r:.2f}×'} |"
         )
     n = int(table["n_orders"].max()) if len(table) else 0
     caption = (
         "Schur dose response: effective rank of the cumulative product P_{0:L-1} (mode J), with the Schur "
         "diagonal in canonical order (decreasing |λ|, ties by argument); brackets: min and max over "
-        f"{n} random diagonal orders (c = 1 does not depend on the order). Mode R is mode J with the "
+        f"the canonical and {n} random diagonal orders (c = 1 does not depend on the order). Mode R is mode J with the "
         "diagonal ordered by |λ − 1| (R = J − I has J's Schur vectors): an ordering check, not an "
         "independent result."
     )

@@ -321,3 +321,15 @@ def test_single_precision_products_agree_with_double():
     assert not np.array_equal(single["erank"], double["erank"])  # the single path did run
     with pytest.raises(ValueError, match="precision"):
         dose_sweep(forms, "J", "dose", [1], precision="half")
+
+
+def test_table3_band_holds_the_canonical_order_and_mode_r_is_optional():
+    rows = [{"run": "a", "mode": "J", "construction": "dose", "c": float(c), "draw": 0, "erank": e,
+             "erank_order_min": m, "erank_order_max": M, "n_orders": 4}
+            for c, e, m, M in ((0, 1.1, 40.0, 60.0), (1, 10.0, 10.0, 10.0), (2, 3.0, 2.0, 4.0))]
+    t = table3(pd.DataFrame(rows)).iloc[0]
+    # the canonical c = 0 (1.1) lies below every random order: the band reaches down to it
+    assert (t["erank_c0_min"], t["erank_c0_max"]) == (1.1, 60.0)
+    assert (t["ratio_c0_c1_j_min"], t["ratio_c0_c1_j_max"]) == pytest.approx((0.11, 6.0))
+    assert np.isnan(t["ratio_c0_c1_r"])
+    assert "| — |" in table3_markdown(table3(pd.DataFrame(rows)))
