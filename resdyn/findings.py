@@ -15,6 +15,8 @@ import pandas as pd
 from scipy import stats as st
 
 HOLDS, DIFFERS, NOT_TESTABLE = "holds", "differs", "not testable with these runs"
+# the rule holds at one end of the number's band and fails at the other (e.g. over Schur orders)
+NOT_RESOLVED = "not resolved: depends on an arbitrary choice"
 COLUMNS = ["protocol", "finding", "paper_ref", "paper_value", "run", "null_run", "measured", "verdict", "rule",
            "resolution"]
 NO_RESOLUTION = "resolution not measured"
@@ -22,6 +24,11 @@ NO_RESOLUTION = "resolution not measured"
 
 def _verdict(ok: bool) -> str:
     return HOLDS if ok else DIFFERS
+
+
+def _band_verdict(ok_low: bool, ok_high: bool) -> str:
+    """Holds / differs where the rule gives the same answer at both ends of a band, else not resolved."""
+    return _verdict(ok_low) if ok_low == ok_high else NOT_RESOLVED
 
 
 def _rows_of(table: pd.DataFrame | None, run: str, **match) -> pd.DataFrame | None:
@@ -238,8 +245,10 @@ def schur_dose(ctx: Context) -> list[dict]:
     t3 = ctx.table("schur_table3")
     ref = "§2.3, Table 3, Fig. 5a"
     paper = "c0/c1 (mode J) 6.4 (Llama), 5.7 (OLMo 1.41M), 6.6 (Gemma); erank falls further at c = 2; step 0 flat"
-    rule = "holds if c0/c1 ≥ 2 over the whole band of Schur orders and erank(c=2) < erank(c=1)"
-    rule_null = "holds if the null's c0/c1 lies in [0.5, 2] over the whole band (nearly flat)"
+    rule = ("holds if c0/c1 ≥ 2 over the whole band of Schur orders and erank(c=2) < erank(c=1); not resolved "
+            "if that holds at one end of the band only")
+    rule_null = ("holds if the null's c0/c1 lies in [0.5, 2] over the whole band (nearly flat); not resolved if "
+                 "the band lies partly inside it")
     for run in ctx.runs:
         is_null = run in ctx.nulls
         row = _rows_of(t3, run)
@@ -253,10 +262,11 @@ def schur_dose(ctx: Context) -> list[dict]:
         measured = (f"c0/c1 = {r['ratio_c0_c1_j']:.3g}" + (f" [{lo:.3g}, {hi:.3g}]" if lo != hi else "")
                     + f"; erank c0 {r['erank_c0']:.3g}, c1 {r['erank_c1']:.3g}, c2 {r['erank_c2']:.3g}")
         if is_null:
-            ok = 0.5 <= lo and hi <= 2.0
+            verdict = HOLDS if 0.5 <= lo and hi <= 2.0 else DIFFERS if hi < 0.5 or lo > 2.0 else NOT_RESOLVED
         else:
-            ok = lo >= 2.0 and r["erank_c2"] < r["erank_c1"]
-        out.append(_row(finding, ref, paper, run, measured, _verdict(ok), rule_null if is_null else rule, res))
+            falls = r["erank_c2"] < r["erank_c1"]
+            verdict = _band_verdict(lo >= 2.0 and falls, hi >= 2.0 and falls)
+        out.append(_row(finding, ref, paper, run, measured, verdict, rule_null if is_null else rule, res))
     return out
 
 
@@ -477,5 +487,5 @@ def to_markdown(card: pd.DataFrame) -> str:
     counts = card["verdict"].value_counts()
     head = ("# Findings scorecard\n\nEach headline finding of the paper (arXiv:2605.14258), this run set's "
             "number and a verdict by the rule in the table. "
-            + ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, DIFFERS, NOT_TESTABLE)) + ".\n\n")
+            + ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, DIFFERS, NOT_RESOLVED, NOT_TESTABLE)) + ".\n\n")
     return head + card.to_markdown(index=False) + "\n"

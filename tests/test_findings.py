@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.findings import COLUMNS, DIFFERS, HOLDS, NO_RESOLUTION, NOT_TESTABLE, scorecard, to_markdown
+from resdyn.findings import NOT_RESOLVED, COLUMNS, DIFFERS, HOLDS, NO_RESOLUTION, NOT_TESTABLE, scorecard, to_markdown
 
 RUNS, NULL_OF = ["t", "n"], {"t": "n"}
 REGIMES = ["early", "early", "mid", "mid", "late", "late"]
@@ -102,9 +102,10 @@ def test_everything_holds_on_the_holding_tables():
     ("Table 2: early < mid < late", "table2_self_alignment", "t", {"mid": 0.7}),
     ("Table 2: training lowers early/mid self-alignment vs null", "table2_self_alignment", "t", {"early": 0.65}),
     ("erank(P₀) trained ≪ null", "cumulative_summary", "t", {"erank_first": 200.0}),
-    ("Schur c0/c1 > 1: removing N dissolves the funnel", "schur_table3", "t", {"ratio_c0_c1_j_min": 1.5}),
+    ("Schur c0/c1 > 1: removing N dissolves the funnel", "schur_table3", "t",
+     {"ratio_c0_c1_j_min": 1.0, "ratio_c0_c1_j_max": 1.5}),
     ("Schur c0/c1 > 1: removing N dissolves the funnel", "schur_table3", "t", {"erank_c2": 7.0}),
-    ("Schur dose flat at the null", "schur_table3", "n", {"ratio_c0_c1_j_max": 3.0}),
+    ("Schur dose flat at the null", "schur_table3", "n", {"ratio_c0_c1_j_min": 2.5, "ratio_c0_c1_j_max": 3.0}),
     ("mesoscale variance above null", "coupling_summary", "t", {"n_mesoscale_above_null": 2}),
     ("FDR-significant coupling layers", "coupling_summary", "t", {"n_fdr_sig_pos": 0, "n_fdr_sig_neg": 0}),
     ("no FDR-significant coupling at the null", "coupling_summary", "n", {"n_fdr_sig_pos": 1}),
@@ -117,6 +118,14 @@ def test_everything_holds_on_the_holding_tables():
 def test_each_rule_fails_on_a_failing_table(finding, name, run, values):
     assert verdict(tables(), finding, run) == HOLDS
     assert verdict(edit(tables(), name, run, **values), finding, run) == DIFFERS
+
+
+def test_a_schur_band_straddling_the_threshold_is_not_resolved():
+    # the canonical order below the threshold, the random orders above it (trained SmolLM2: 0.22 vs 9.4-9.6)
+    t = edit(tables(), "schur_table3", "t", ratio_c0_c1_j_min=0.22, ratio_c0_c1_j_max=9.6)
+    assert verdict(t, "Schur c0/c1 > 1: removing N dissolves the funnel", "t") == NOT_RESOLVED
+    t = edit(tables(), "schur_table3", "n", ratio_c0_c1_j_max=3.0)  # partly inside [0.5, 2]
+    assert verdict(t, "Schur dose flat at the null", "n") == NOT_RESOLVED
 
 
 def test_rules_that_compare_with_the_null_or_between_rows():
