@@ -112,6 +112,22 @@ def _wait_for(path: Path, proc: subprocess.Popen, log: Path, limit=RUN_LIMIT_S) 
     return int(path.read_text())
 
 
+def processes_in(folder: Path) -> list[str]:
+    """Live processes whose working directory is inside folder (what a run left running)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cwd = Path(os.readlink(proc / "cwd"))
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+                zombie = (proc / "stat").read_text().split(") ")[-1].startswith("Z")
+            except OSError:
+                continue
+            if (cwd == folder or folder in cwd.parents) and not zombie:
+                found.append(f"{proc.name}: {cmd}")
+    return found
+
+
 def _gone(pid: int, wait_s=30) -> bool:
     for _ in range(int(wait_s * 10)):
         try:
@@ -190,6 +206,7 @@ def test_make_run_after_a_hard_kill_redoes_exactly_the_unfinished_jobs(reference
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
     shadow = wd / ".snakemake" / "shadow"
     assert not shadow.exists() or not any(shadow.iterdir()), list(shadow.iterdir())
+    assert not processes_in(wd), f"processes of the runs still alive: {processes_in(wd)}"
 
 
 def test_a_lock_make_cannot_vouch_for_names_the_one_command(tmp_path):
