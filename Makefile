@@ -32,7 +32,8 @@ $(STAMP): pyproject.toml
 recover:
 	@if [ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ]; then \
 	  pid=$$(cat $(RUN_PID) 2>/dev/null); \
-	  if [ -n "$$pid" ] && tr '\0' ' ' < /proc/$$pid/cmdline 2>/dev/null | grep -q snakemake; then \
+	  if [ -n "$$pid" ] && [ "$$(readlink /proc/$$pid/cwd)" = "$(CURDIR)" ] \
+	    && tr '\0' ' ' < /proc/$$pid/cmdline 2>/dev/null | grep -q snakemake; then \
 	    echo "make run: Snakemake (pid $$pid) is still running in this folder; wait for it or stop it (kill $$pid)." >&2; exit 1; \
 	  elif [ -n "$$pid" ]; then \
 	    echo "make run: the last run (pid $$pid) was interrupted; lifting its stale lock and resuming."; \
@@ -51,11 +52,13 @@ unlock: $(STAMP)
 # Each run appends its wall time and the number of jobs it ran to benchmarks/out/make_run.tsv
 # (read by benchmarks/harness.py).
 # The shell records its PID and then becomes Snakemake (exec), which stays in the foreground
-# and gets Ctrl-C.
+# and gets Ctrl-C; the record is removed when Snakemake exits, so only a Snakemake that was
+# killed outright leaves it (a later lock is then not taken for that run's).
 run: $(STAMP) recover
 	@mkdir -p benchmarks/out .snakemake && touch benchmarks/out/.run-start
 	@start=$$(date +%s); \
-	$(SHELL) -c 'echo $$$$ > $(RUN_PID) && exec $(SMK) --cores $(CORES) --rerun-incomplete' || exit $$?; \
+	$(SHELL) -c 'echo $$$$ > $(RUN_PID) && exec $(SMK) --cores $(CORES) --rerun-incomplete'; \
+	rc=$$?; rm -f $(RUN_PID); [ $$rc = 0 ] || exit $$rc; \
 	jobs=$$(find benchmarks/out -name '*.tsv' -newer benchmarks/out/.run-start | wc -l); \
 	[ -f benchmarks/out/make_run.tsv ] || printf 'finished\twall_s\tjobs\tcpus\n' > benchmarks/out/make_run.tsv; \
 	printf '%s\t%s\t%s\t%s\n' "$$(date -u +%FT%TZ)" "$$(( $$(date +%s) - start ))" "$$jobs" "$$(nproc)" >> benchmarks/out/make_run.tsv

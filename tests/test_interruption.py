@@ -220,3 +220,27 @@ def test_a_lock_make_cannot_vouch_for_names_the_one_command(tmp_path):
     assert proc.wait(timeout=120) != 0
     assert "make unlock run" in log.read_text(), log.read_text()
     assert not (wd / "results").exists(), "make run started work on a locked folder"
+
+
+def test_a_lock_of_a_live_make_run_is_left_alone(tmp_path):
+    """The Snakemake that `make run` recorded is still running here: a second make run
+    must not lift its lock."""
+    wd = _workflow(tmp_path / "wf")
+    (wd / ".snakemake" / "locks").mkdir(parents=True)
+    (wd / ".snakemake" / "locks" / "0.input.lock").write_text("results/corpus/samples.jsonl\n")
+    alive = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 120"], cwd=wd)  # stands in for it
+    try:
+        (wd / ".snakemake" / "make_run.pid").write_text(f"{alive.pid}\n")
+        log = tmp_path / "run.log"
+        proc = _make_run(wd, log, clean_env(), start_new_session=True)
+        try:
+            assert proc.wait(timeout=120) != 0
+        finally:  # a broken check would start the workflow: end it
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert f"Snakemake (pid {alive.pid}) is still running in this folder" in log.read_text(), log.read_text()
+        assert (wd / ".snakemake" / "locks" / "0.input.lock").exists()
+    finally:
+        alive.kill()
+        alive.wait()
