@@ -80,6 +80,8 @@ def started_and_finished(text: str) -> tuple[dict[int, tuple], set[int]]:
         if m:
             current = {"rule": m.group(1), "output": ""}
             continue
+        if line[:1] not in ("", " ", "\t"):  # "Error in rule ...", "[date]": the block has ended
+            current = None
         if current is None:
             continue
         m = re.match(r"^\s+(output|jobid): (.*)$", line)

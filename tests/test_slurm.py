@@ -213,6 +213,8 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
         for pid in _script_pids("jacobian_layer"):
             job_id = _slurm_job_of(pid)
             if job_id is not None:
+                # the tag reaches the rule scripts inside job steps (so the final sweep sees them)
+                assert pid in _tagged(), f"the Jacobian script {pid} of job {job_id} lacks {TAG}"
                 _sh("scancel", str(job_id), check=False)
                 killed = job_id
                 break
