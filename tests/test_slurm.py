@@ -206,8 +206,26 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     t0 = time.monotonic()
     log1 = open(tmp_path / "run1.log", "w+")
     proc = subprocess.Popen(
-        _snakemake_cmd(*common, "--retries", "0"), cwd=wd, env=env, stdout=log1, stderr=subprocess.STDOUT
+        _snakemake_cmd(*common, "--retries", "0"), cwd=wd, env=env, stdout=log1, stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
+    try:
+        killed = _cancel_first_jacobian_job(proc)
+        proc.wait(timeout=RUN_LIMIT_S + 60)
+    finally:  # a failed check must not leave Snakemake submitting behind the cluster's teardown
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its SLURM jobs: cluster.sh down, then the tag sweep
+            proc.wait(timeout=60)
+    t_run1 = time.monotonic() - t0
+    log1.seek(0)
+    out1 = log1.read()
+    assert killed is not None, f"no Jacobian job was seen running:\n{out1[-5000:]}"
+    assert proc.returncode != 0, "snakemake succeeded although a Jacobian job was cancelled"
+    _after_the_cancel(cluster, wd, common, env, before, killed, out1, t_run1)
+
+
+def _cancel_first_jacobian_job(proc) -> int | None:
+    """Cancel the SLURM job of the first Jacobian script seen running; its job id."""
     killed = None
     while proc.poll() is None and killed is None:
         for pid in _script_pids("jacobian_layer"):
@@ -219,13 +237,10 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
                 killed = job_id
                 break
         time.sleep(0.1)
-    proc.wait(timeout=RUN_LIMIT_S + 60)
-    t_run1 = time.monotonic() - t0
-    log1.seek(0)
-    out1 = log1.read()
-    assert killed is not None, f"no Jacobian job was seen running:\n{out1[-5000:]}"
-    assert proc.returncode != 0, "snakemake succeeded although a Jacobian job was cancelled"
+    return killed
 
+
+def _after_the_cancel(cluster, wd, common, env, before, killed, out1, t_run1):
     jobs = _jobs()
     layer = int(re.search(r"_(\d+)$", jobs[killed]["Comment"]).group(1))
     shard = wd / "results" / "tiny" / "jacobians" / f"layer_{layer:02d}.npz"
