@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from resdyn.layer_stats import FLAG_NAMES, STAT_NAMES  # noqa: F401  (re-exported)
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians
 from resdyn.sv_extremes import singular_extremes
@@ -99,8 +100,6 @@ def singular_value_stats(jac: torch.Tensor, eps: float | None = None) -> dict[st
     }
 
 
-STAT_NAMES = ("sigma_max", "sigma_min", "kappa", "pr", "fro")
-FLAG_NAMES = ("kappa_unresolved", "kappa_censored")  # per-sample booleans in the layer file
 
 
 def _censor(stats: dict[str, np.ndarray], eps: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from resdyn import spectra
-from resdyn.jacobians import STAT_NAMES
+from resdyn.layer_stats import STAT_NAMES
 
 
 def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds, regime_layers=None) -> tuple[pd.DataFrame, dict]:

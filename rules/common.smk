@@ -15,8 +15,13 @@ _user_pythonpath = [
 os.environ.update(PYTHONPATH=os.pathsep.join([workflow.basedir, *_user_pythonpath]))
 sys.path.insert(0, workflow.basedir)
 
-from resdyn.config_checks import check_config
+from resdyn.config_checks import canonicalise_in_place, check_config, check_width
 
+# Every mapping of the config in sorted key order, at every level: a config that differs
+# only in key order gives every rule the same params (Snakemake compares their repr, key
+# order included), so it reruns nothing. Runs are therefore taken in name order
+# (combined tables' rows, figure panels), not in the order the config lists them.
+canonicalise_in_place(config)
 RUNS = list(config["runs"])
 check_config(config)
 
@@ -52,7 +57,11 @@ def model_config(run):
     """The prepared model's config.json (waits on the prepare_model checkpoint)."""
     folder = checkpoints.prepare_model.get(run=run).output.model
     with open(f"{folder}/config.json") as fh:
-        return json.load(fh)
+        cfg = json.load(fh)
+    # A hub or GGUF model's width is known only once it is prepared: the keys it bounds are
+    # checked then, when Snakemake plans the jobs that need the layer count.
+    check_width(config, run, int(cfg.get("text_config", cfg)["hidden_size"]))
+    return cfg
 
 
 def n_layers(run):

@@ -5,6 +5,11 @@
 # > 1 (a laptop): one job computes a chunk of consecutive layers into a folder, and a
 # local copy step puts each layer's file at its public path. Each job pays ~3 s to start
 # (mostly `import torch`), a quarter of a one-layer job at the embedded default.
+#
+# The job runs in a shadow folder (.snakemake/shadow/...), and Snakemake moves its output
+# into place only once the job has succeeded: a killed or failed job never leaves a chunk
+# folder with some of its layers, which a rerun would take as complete (a one-layer file
+# is written atomically anyway).
 
 
 rule:
@@ -28,6 +33,8 @@ rule:
         first=r"\d+",
         last=r"\d+",
     priority: jacobian_priority
+    shadow:
+        "minimal"
     conda:
         "../envs/gpu.yaml"
     threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)

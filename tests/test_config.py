@@ -1,5 +1,6 @@
 """Bad configs fail at start-up with the offending key named."""
 import copy
+import re
 from pathlib import Path
 
 import jsonschema
@@ -7,7 +8,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resdyn.config_checks import ConfigError, check_config
+from resdyn.config_checks import ConfigError, canonical, check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
@@ -68,17 +69,133 @@ def test_local_run_without_a_model_is_refused(config, tmp_path):
         check_config(config)
 
 
-def test_workflow_start_up_rejects_bad_config(tmp_path):
-    """The Snakefile validates before building any job: a dry run fails naming the key."""
+def test_knn_not_below_a_known_d_is_refused(config):
+    config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
+    config["spectra"]["k"] = 4
+    config["graphs"]["knn"] = 31  # every other unit: the largest k-NN there is
+    check_config(config)
+    config["graphs"]["knn"] = 32
+    with pytest.raises(ConfigError, match=r"graphs.knn = 32 must be below the hidden size d = 32 of run 'tiny'"):
+        check_config(config)
+
+
+def test_knn_is_checked_against_a_prepared_model(config, tmp_path):
+    """GGUF runs: d is read from the prepared folder (the issue's 5000 with d = 576)."""
+    (tmp_path / "smollm2_135m").mkdir()
+    (tmp_path / "smollm2_135m" / "config.json").write_text('{"hidden_size": 576}')
+    config["graphs"]["knn"] = 5000
+    with pytest.raises(ConfigError, match=r"graphs.knn = 5000 must be below the hidden size d = 576 of run 'smollm2_135m'"):
+        check_config(config, models_dir=tmp_path)
+
+
+def test_min_chars_above_max_chars_is_refused(config):
+    config["corpus"].update(min_chars=800, max_chars=800)
+    check_config(config, models_dir="/nonexistent")  # equal: one length passes
+    config["corpus"]["min_chars"] = 801
+    with pytest.raises(ConfigError, match="corpus.min_chars = 801 exceeds corpus.max_chars = 800"):
+        check_config(config, models_dir="/nonexistent")
+
+
+@pytest.mark.parametrize("bounds", [[0.8, 0.2], [0.5, 0.5]])
+def test_regime_bounds_must_increase(config, bounds):
+    config["spectra"]["regime_bounds"] = bounds
+    with pytest.raises(ConfigError, match=re.escape(f"spectra.regime_bounds = {bounds} must increase")):
+        check_config(config, models_dir="/nonexistent")
+
+
+def test_regime_layers_must_increase(config):
+    config["runs"]["smollm2_135m"]["regime_layers"] = [20, 8]
+    with pytest.raises(ConfigError, match=re.escape("runs.smollm2_135m.regime_layers = [20, 8] must increase")):
+        check_config(config, models_dir="/nonexistent")
+
+
+@pytest.mark.parametrize("doses", [[0.25, 0.5, 1, 2], [0, 1, 1.5], [0, 0.5, 2.0]])
+def test_schur_doses_without_table3_doses_are_refused(config, doses):
+    missing = [c for c in (0, 1, 2) if c not in doses]
+    config["schur"]["doses"] = doses
+    with pytest.raises(ConfigError, match=re.escape(f"schur.doses = {doses} lacks {missing}")):
+        check_config(config, models_dir="/nonexistent")
+
+
+def test_schur_doses_of_one_mode_need_no_table3(config):
+    """One mode: Table 3 is not asked for, so any doses will do (the tiny config's [0, 1])."""
+    config["schur"].update(modes=["J"], doses=[0, 1])
+    check_config(config, models_dir="/nonexistent")
+    config["schur"].update(modes=["J", "R"], doses=[0.0, 1.0, 2.0])  # floats count
+    check_config(config, models_dir="/nonexistent")
+
+
+def _reversed(value):
+    """The value with every mapping's keys in reverse order, at every level."""
+    if isinstance(value, dict):
+        return {key: _reversed(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed(item) for item in value]
+    return value
+
+
+def _mapping_orders(value, path=()):
+    """(path, keys in order) of every mapping in value."""
+    if isinstance(value, dict):
+        yield path, list(value)
+        for key, item in value.items():
+            yield from _mapping_orders(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _mapping_orders(item, (*path, i))
+
+
+def test_canonical_config_ignores_key_order_at_every_level(config):
+    """What the rules see (repr, as Snakemake compares params) is the same for the default
+    config and for it with every mapping reversed; list order is a value and is kept."""
+    flipped = _reversed(config)
+    changed_orders = [p for (p, a), (_, b) in zip(_mapping_orders(config), _mapping_orders(flipped)) if a != b]
+    assert len(changed_orders) > 10, "the reversal must change the order at many levels"
+    assert repr(config) != repr(flipped)
+    assert repr(canonical(config)) == repr(canonical(flipped))
+    for path, keys in _mapping_orders(canonical(config)):
+        assert keys == sorted(keys), path
+    assert canonical(config)["schur"]["doses"] == config["schur"]["doses"]
+    assert canonical({"l": [3, 1, 2]}) == {"l": [3, 1, 2]}
+
+
+def _dry_run(tmp_path, *configfiles):
     import subprocess
     import sys
 
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("spectra: {k: 64, regime_bounds: [0.2, 0.6], bogus: 1}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(ROOT / "config.yaml"), str(bad),
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", *map(str, configfiles),
          "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile")],
         capture_output=True, text=True,
     )
+
+
+def test_workflow_start_up_rejects_bad_config(tmp_path):
+    """The Snakefile validates before building any job: a dry run fails naming the key."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spectra: {k: 64, regime_bounds: [0.2, 0.6], bogus: 1}\n")
+    proc = _dry_run(tmp_path, ROOT / "config.yaml", bad)
     assert proc.returncode != 0
     assert "bogus" in proc.stdout + proc.stderr
+
+
+# The four the start-up checks used to let through (issue 18), on the tiny config (d = 32,
+# known at start): each dry run fails before planning a job, naming the key.
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        ("graphs: {knn: 32}", "graphs.knn = 32 must be below the hidden size d = 32"),
+        ("corpus: {source: offline_pydoc, n_samples: 8, min_chars: 200, max_chars: 100}", "corpus.min_chars = 200 exceeds"),
+        ("spectra: {k: 4, regime_bounds: [0.8, 0.2]}", "spectra.regime_bounds = [0.8, 0.2] must increase"),
+        ("schur: {doses: [0.5, 1], modes: [J, R]}", "schur.doses = [0.5, 1] lacks [0, 2]"),
+    ],
+    ids=["knn", "min_chars", "regime_bounds", "schur_doses"],
+)
+def test_workflow_start_up_rejects_configs_that_need_two_keys(tmp_path, overlay, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(overlay + "\n")
+    proc = _dry_run(tmp_path, ROOT / "config" / "tiny.yaml", bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-2000:]
+    assert message in out, out[-2000:]
+    assert "Job stats" not in out, "jobs were planned before the check"

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,11 @@ from slurm.workflow_helpers import (
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol")
 RUN_LIMIT_S = 1200  # one snakemake invocation; CI's whole budget is 90 min
+# Every process this test starts carries this variable, inherited down to the SLURM jobs
+# (sbatch --export=ALL), their job steps and the rule scripts: the daemons, Snakemake,
+# and whatever a cancelled job leaves orphaned are found by it, ended, and checked gone.
+TAG = "RESDYN_TEST_PROCESS_TAG"  # not RESDYN_SLURM_*: clean_env drops those
+TAG_VALUE = f"{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def _skip_reason() -> str | None:
@@ -63,7 +69,7 @@ def cluster():
     _sh("bash", CLUSTER, "install", timeout=900)
     t_install = time.monotonic() - t0
     state = Path(f"/tmp/resdyn-slurm-test-{os.getpid()}")  # short: munge's socket path
-    env = clean_env(RESDYN_SLURM_STATE=state)
+    env = clean_env(RESDYN_SLURM_STATE=state, **{TAG: TAG_VALUE})
     up = _sh("bash", CLUSTER, "up", env=env, timeout=180, check=False)
     if up.returncode == 4:  # a real cluster's /etc/slurm/slurm.conf is in place
         pytest.skip(f"real SLURM test skipped: {up.stderr.strip()}")
@@ -74,14 +80,62 @@ def cluster():
     try:
         yield state
     finally:
-        _sh("bash", CLUSTER, "down", env=env, timeout=120, check=False)
+        _sh("bash", CLUSTER, "down", env=env, timeout=180, check=False)
         for pid in pids:  # every daemon stopped, by its PID
             for _ in range(40):
                 if not _alive(pid):
                     break
                 time.sleep(0.25)
-            assert not _alive(pid), f"daemon {pid} still running after cluster.sh down"
+        stragglers = _end_tagged()
         shutil.rmtree(state, ignore_errors=True)
+        assert not [p for p in pids if _alive(p)], f"daemons {pids} still running after cluster.sh down"
+        assert not _tagged(), f"processes of this test still alive: {_describe(_tagged())}"
+        if stragglers:
+            print(f"ended {len(stragglers)} process(es) left after cluster.sh down: {stragglers}")
+
+
+def _tagged() -> list[int]:
+    """PIDs of live processes whose environment carries this test's tag."""
+    needle = f"{TAG}={TAG_VALUE}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if needle in (proc / "environ").read_bytes().split(b"\0") and _alive(int(proc.name)):
+                    pids.append(int(proc.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return pids
+
+
+def _describe(pids: list[int]) -> list[str]:
+    out = []
+    for pid in pids:
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            out.append(f"{pid}: {cmd[:200]}")
+        except OSError:
+            out.append(f"{pid}: (gone)")
+    return out
+
+
+def _end_tagged(grace_s: float = 10) -> list[str]:
+    """SIGTERM, then SIGKILL, every process of this test still alive; their descriptions."""
+    left = _tagged()
+    described = _describe(left)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in left:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in left):
+            time.sleep(0.2)
+        left = [p for p in left if _alive(p)]
+        if not left:
+            break
+    return described
 
 
 def _alive(pid: int) -> bool:
@@ -142,7 +196,7 @@ def _slurm_job_of(pid: int) -> int | None:
 def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     wd = copy_workflow(tmp_path / "wf")
     profile = derive_test_profile(wd / "profiles" / "slurm-test", env=clean_env(RESDYN_SLURM_GPU_CPUS=1))
-    env = clean_env()
+    env = clean_env(**{TAG: TAG_VALUE})
     # Cap job memory at what the node offers (resource functions ask for >= 2-4 GB).
     node = dict(re.findall(r"(\w+)=(\S*)", _sh("scontrol", "-o", "show", "node").stdout))
     common = ["--profile", profile, "--configfile", "config/tiny.yaml", "--resources", f"mem_mb={node['RealMemory']}"]
@@ -152,24 +206,41 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     t0 = time.monotonic()
     log1 = open(tmp_path / "run1.log", "w+")
     proc = subprocess.Popen(
-        _snakemake_cmd(*common, "--retries", "0"), cwd=wd, env=env, stdout=log1, stderr=subprocess.STDOUT
+        _snakemake_cmd(*common, "--retries", "0"), cwd=wd, env=env, stdout=log1, stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    killed = None
-    while proc.poll() is None and killed is None:
-        for pid in _script_pids("jacobian_layer"):
-            job_id = _slurm_job_of(pid)
-            if job_id is not None:
-                _sh("scancel", str(job_id), check=False)
-                killed = job_id
-                break
-        time.sleep(0.1)
-    proc.wait(timeout=RUN_LIMIT_S + 60)
+    try:
+        killed = _cancel_first_jacobian_job(proc)
+        proc.wait(timeout=RUN_LIMIT_S + 60)
+    finally:  # a failed check must not leave Snakemake submitting behind the cluster's teardown
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its SLURM jobs: cluster.sh down, then the tag sweep
+            proc.wait(timeout=60)
     t_run1 = time.monotonic() - t0
     log1.seek(0)
     out1 = log1.read()
     assert killed is not None, f"no Jacobian job was seen running:\n{out1[-5000:]}"
     assert proc.returncode != 0, "snakemake succeeded although a Jacobian job was cancelled"
+    _after_the_cancel(cluster, wd, common, env, before, killed, out1, t_run1)
 
+
+def _cancel_first_jacobian_job(proc) -> int | None:
+    """Cancel the SLURM job of the first Jacobian script seen running; its job id."""
+    killed = None
+    while proc.poll() is None and killed is None:
+        for pid in _script_pids("jacobian_layer"):
+            job_id = _slurm_job_of(pid)
+            if job_id is not None:
+                # the tag reaches the rule scripts inside job steps (so the final sweep sees them)
+                assert pid in _tagged(), f"the Jacobian script {pid} of job {job_id} lacks {TAG}"
+                _sh("scancel", str(job_id), check=False)
+                killed = job_id
+                break
+        time.sleep(0.1)
+    return killed
+
+
+def _after_the_cancel(cluster, wd, common, env, before, killed, out1, t_run1):
     jobs = _jobs()
     layer = int(re.search(r"_(\d+)$", jobs[killed]["Comment"]).group(1))
     shard = wd / "results" / "tiny" / "jacobians" / f"layer_{layer:02d}.npz"
@@ -183,7 +254,7 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     assert Path(m.group(1) if m.group(1).startswith("/") else wd / m.group(1)).is_file()
 
     # 2. A dry run plans only what is missing: that shard and what depends on it.
-    planned, counts, text = dry_run(wd, *common)
+    planned, counts, text = dry_run(wd, *common, env=env)
     assert counts.get("jacobian_layer") == 1, text[-4000:]
     assert [j.wildcards.get("layer") for j in planned if j.rule == "jacobian_layer"] == [layer]
     for upstream in ("prepare_model", "corpus", "extract_activations"):
@@ -209,7 +280,7 @@ def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     print(f"run with kill {t_run1:.0f} s, resume {t_run2:.0f} s ({len(submitted)} jobs)")
 
     # 4. Outputs: nothing left to do, every table and figure there, shards complete.
-    assert job_counts(dry_run(wd, *common)[2]) == {}
+    assert job_counts(dry_run(wd, *common, env=env)[2]) == {}
     tables = list((wd / "results" / "tables").glob("*.csv"))
     figures = list((wd / "results" / "figures").glob("*.png"))
     assert tables and figures

@@ -129,3 +129,47 @@ def test_figures_target_redraws_every_figure_from_results(done):
     finally:
         shutil.rmtree(figures, ignore_errors=True)
         shutil.move(backup, figures)
+
+
+def _reversed(value):
+    """The value with every mapping's keys in reverse order, at every level (lists kept)."""
+    if isinstance(value, dict):
+        return {key: _reversed(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed(item) for item in value]
+    return value
+
+
+# Two runs, listed out of name order, so that reordering also moves `runs:` (the tiny
+# config has one): the second is the same tiny Llama with another seed.
+TWO_RUNS = dict(TINY, runs={"tiny_z": TINY["runs"]["tiny"], "tiny_a": dict(TINY["runs"]["tiny"], seed=1)})
+
+
+@pytest.fixture(scope="module")
+def done_two_runs(tmp_path_factory):
+    wd = copy_workflow(tmp_path_factory.mktemp("stale2") / "wf")
+    (wd / "config" / "two_runs.yaml").write_text(yaml.safe_dump(TWO_RUNS, sort_keys=False))
+    snakemake(["--profile", "profiles/local", "--cores", "2", "--configfile", "config/two_runs.yaml"], cwd=wd, timeout=3600)
+    return wd
+
+
+def test_config_reordered_at_every_level_plans_nothing(done_two_runs):
+    """Same values, keys in another order at every level (runs included; also the sorted
+    order yaml.safe_dump writes): nothing is stale."""
+    wd = done_two_runs
+    assert plan(wd, TWO_RUNS) == {}
+    flipped = _reversed(TWO_RUNS)
+    assert list(flipped["runs"]) == ["tiny_a", "tiny_z"] and list(flipped)[0] == "lyapunov"
+    assert plan(wd, flipped) == {}
+    (wd / "config" / "sorted.yaml").write_text(yaml.safe_dump(TWO_RUNS, sort_keys=True))
+    _, counts, text = dry_run(wd, "--profile", "profiles/local", "--configfile", "config/sorted.yaml")
+    assert not counts, text[-3000:]
+
+
+def test_changed_value_in_a_reordered_config_reruns_exactly_its_stages(done_two_runs):
+    wd = done_two_runs
+    change = dict(TWO_RUNS, graphs=dict(TWO_RUNS["graphs"], knn=TWO_RUNS["graphs"]["knn"] - 1))
+    expected = plan(wd, change)
+    assert expected.get("correlation_graphs") == 2, expected
+    assert not UPSTREAM & set(expected), expected
+    assert plan(wd, _reversed(change)) == expected

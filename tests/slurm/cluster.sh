@@ -172,8 +172,15 @@ stop_pidfile() {  # stop_pidfile NAME FILE
 
 cmd_down() {
     # Cancel what is left so that slurmd leaves no job steps behind.
+    # Then wait until the controller lists none pending, running or completing: slurmd has
+    # ended every job step before it is stopped (a step's processes outlive a slurmd that
+    # stops first, orphaned).
     if [ -f "$CONF" ] && [ -f "$STATE/slurmctld.pid" ]; then
         timeout 10 scancel --full --quiet --state=PENDING,RUNNING -u "$(id -un)" 2>/dev/null || true
+        for _ in $(seq 240); do
+            [ -z "$(timeout 5 squeue -h -t PD,R,CG -o %i 2>/dev/null)" ] && break
+            sleep 0.25
+        done
     fi
     stop_pidfile slurmd "$STATE/slurmd.pid"
     stop_pidfile slurmctld "$STATE/slurmctld.pid"
