@@ -71,6 +71,7 @@ def test_local_run_without_a_model_is_refused(config, tmp_path):
 
 def test_knn_not_below_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
+    config["protocol_comparison"] = {"run": None}
     config["spectra"]["k"] = 4
     config["graphs"]["knn"] = 31  # every other unit: the largest k-NN there is
     check_config(config)
@@ -112,7 +113,7 @@ def test_regime_layers_must_increase(config):
 @pytest.mark.parametrize("doses", [[0.25, 0.5, 1, 2], [0, 1, 1.5], [0, 0.5, 2.0]])
 def test_schur_doses_without_table3_doses_are_refused(config, doses):
     missing = [c for c in (0, 1, 2) if c not in doses]
-    config["schur"]["doses"] = doses
+    config["schur"].update(modes=["J", "R"], doses=doses)  # config/paper.yaml's modes
     with pytest.raises(ConfigError, match=re.escape(f"schur.doses = {doses} lacks {missing}")):
         check_config(config, models_dir="/nonexistent")
 
