@@ -122,8 +122,16 @@ def test_null_roles_are_declared_not_guessed():
 def test_check_config_runs_the_null_role_check(tmp_path):
     from resdyn.config_checks import check_config
 
-    cfg = {"runs": {"a": {"source": "hf", "model_id": "x"}, "a0": {"source": "hf", "model_id": "x", "null_of": "b"}},
-           "spectra": {"k": 4}}
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import validate
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    validate(cfg, str(root / "schemas" / "config.schema.yaml"))
+    cfg["runs"] = {"a": {"source": "hf", "model_id": "x"}, "a0": {"source": "hf", "model_id": "x", "null_of": "b"}}
+    cfg["protocol_comparison"] = {"run": None}
     with pytest.raises(ConfigError, match=r"runs\.a0\.null_of = 'b' must name another run"):
         check_config(cfg, models_dir=tmp_path)
     cfg["runs"]["a0"]["null_of"] = "a"
