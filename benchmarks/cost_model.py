@@ -46,6 +46,9 @@ A100_FP32, A100_FP64 = 19.5e12, 9.7e12
 SCHUR = dict(doses=7, draws=4, modes=2, rank=512)  # config/paper.yaml
 CUMULATIVE_METHOD = "exact"  # config/paper.yaml (`truncated` is priced alongside)
 COMMUNITY_METHODS = 4
+# config/paper.yaml's protocol_comparison: both protocols on the first samples of one run;
+# Llama 3.1 8B has 32 query heads and 8 key/value heads of 128; samples of ~128 tokens
+PROTOCOL_COMPARISON = dict(run="llama31_8b", n_samples=200, q_heads=32, kv_heads=8, head_dim=128, tokens=128)
 
 
 def measure(d: int) -> dict[str, float]:
@@ -119,6 +122,22 @@ def project(m: dict[str, float], d_measured: int, method: str = CUMULATIVE_METHO
     return rows
 
 
+def project_protocol_comparison(m: dict[str, float], d_measured: int) -> tuple[float, float]:
+    """(A100 GPU-hours, CPU core-hours) of the protocol comparison: per sample one forward pass
+    for every block's prefix states, per sample and layer a single-token and an in-context
+    Jacobian (the latter adds 2·d·(H + H_kv)·hd·d for the query, key and value paths) and two
+    SVDs; per protocol the spectra and exact cumulative products of its mean Jacobians."""
+    pc = PROTOCOL_COMPARISON
+    d, f, L, params = PAPER_MODELS[pc["run"]]
+    jac_eff, svd_eff = 0.9, m["svdvals64"] / m["gemm64"]
+    single = 2 * d * f * d + 2 * d**3
+    in_context = single + 2 * d * (pc["q_heads"] + pc["kv_heads"]) * pc["head_dim"] * d
+    per_sample = (L * ((single + in_context) / (A100_FP32 * jac_eff) + 2 * 8 / 3 * d**3 / (A100_FP64 * svd_eff))
+                  + 2 * params * pc["tokens"] / (A100_FP32 * jac_eff))
+    cpu_s = 2 * (d / d_measured) ** 3 * L * (m["eigvals"] + 2 * m["svd_layer"] + m["exact_update"])
+    return pc["n_samples"] * per_sample / 3600, cpu_s / 3600
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--d", type=int, default=1024, help="width the CPU kernels are timed at")
@@ -142,6 +161,9 @@ def main() -> None:
         print(f"| {run} | {L} | {gpu_h:.1f} | {stats_h:.0f} | {cpu_h:.1f} | {gb:.0f} |")
     total = [sum(r[i] for r in rows) for i in range(1, 6)]
     print(f"| **total** | {total[0]} | {total[1]:.1f} | {total[2]:.0f} | {total[3]:.1f} | {total[4]:.0f} |")
+    pc_gpu, pc_cpu = project_protocol_comparison(m, args.d)
+    print(f"\nprotocol comparison ({PROTOCOL_COMPARISON['run']}, both protocols on {PROTOCOL_COMPARISON['n_samples']} "
+          f"samples, one job): {pc_gpu:.2f} A100 GPU-hours, {pc_cpu:.1f} CPU core-hours")
     print(f"\nCPU stages with cumulative.method = {CUMULATIVE_METHOD}; the truncated path (K = 512) would take "
           f"{truncated_cpu_h:.1f} core-hours in all.")
 

@@ -2,6 +2,8 @@
 # Jacobians recomputed in both protocols on the same first samples (protocol_comparison.run,
 # .n_samples), each protocol through the main stages' own table code, side by side.
 
+import math
+
 PROTOCOL_RUN = config.get("protocol_comparison", {}).get("run")
 PROTOCOL_NAMES = ["single_token", "in_context"]
 PROTOCOL_TABLES = [
@@ -13,6 +15,13 @@ PROTOCOL_TABLES = [
     "rate_coupling",
     "mesoscale",
 ]
+
+PROTOCOL_REPEATS = math.ceil(
+    3
+    * 42
+    * config.get("protocol_comparison", {}).get("n_samples", 32)
+    / config["corpus"]["n_samples"]
+)
 
 if PROTOCOL_RUN:
     ALL_TABLES += ["protocol_comparison"]
@@ -40,7 +49,9 @@ if PROTOCOL_RUN:
             "../envs/gpu.yaml"
         threads: 1
         resources:
-            **job_resources("gpu_jacobian"),
+            # both protocols (~2.6x one layer's Jacobians) over every layer (up to 42 in
+            # config/paper.yaml) of n_samples of the corpus's N samples
+            **job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
             precision=config["jacobians"].get("precision", "auto"),
