@@ -9,6 +9,7 @@ import yaml
 from snakemake.utils import validate
 
 from resdyn.config_checks import ConfigError, canonical, check_config
+from config_helpers import reversed_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
@@ -126,15 +127,6 @@ def test_schur_doses_of_one_mode_need_no_table3(config):
     check_config(config, models_dir="/nonexistent")
 
 
-def _reversed(value):
-    """The value with every mapping's keys in reverse order, at every level."""
-    if isinstance(value, dict):
-        return {key: _reversed(value[key]) for key in reversed(list(value))}
-    if isinstance(value, list):
-        return [_reversed(item) for item in value]
-    return value
-
-
 def _mapping_orders(value, path=()):
     """(path, keys in order) of every mapping in value."""
     if isinstance(value, dict):
@@ -149,7 +141,7 @@ def _mapping_orders(value, path=()):
 def test_canonical_config_ignores_key_order_at_every_level(config):
     """What the rules see (repr, as Snakemake compares params) is the same for the default
     config and for it with every mapping reversed; list order is a value and is kept."""
-    flipped = _reversed(config)
+    flipped = reversed_keys(config)
     changed_orders = [p for (p, a), (_, b) in zip(_mapping_orders(config), _mapping_orders(flipped)) if a != b]
     assert len(changed_orders) > 10, "the reversal must change the order at many levels"
     assert repr(config) != repr(flipped)

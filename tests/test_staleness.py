@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, edited, list_rules, snakemake
+from config_helpers import reversed_keys
 
 # Stages that a graph/statistics parameter must never rerun.
 UPSTREAM = {
@@ -131,15 +132,6 @@ def test_figures_target_redraws_every_figure_from_results(done):
         shutil.move(backup, figures)
 
 
-def _reversed(value):
-    """The value with every mapping's keys in reverse order, at every level (lists kept)."""
-    if isinstance(value, dict):
-        return {key: _reversed(value[key]) for key in reversed(list(value))}
-    if isinstance(value, list):
-        return [_reversed(item) for item in value]
-    return value
-
-
 # Two runs, listed out of name order, so that reordering also moves `runs:` (the tiny
 # config has one): the second is the same tiny Llama with another seed.
 TWO_RUNS = dict(TINY, runs={"tiny_z": TINY["runs"]["tiny"], "tiny_a": dict(TINY["runs"]["tiny"], seed=1)})
@@ -158,7 +150,7 @@ def test_config_reordered_at_every_level_plans_nothing(done_two_runs):
     order yaml.safe_dump writes): nothing is stale."""
     wd = done_two_runs
     assert plan(wd, TWO_RUNS) == {}
-    flipped = _reversed(TWO_RUNS)
+    flipped = reversed_keys(TWO_RUNS)
     assert list(flipped["runs"]) == ["tiny_a", "tiny_z"] and list(flipped)[0] == "lyapunov"
     assert plan(wd, flipped) == {}
     (wd / "config" / "sorted.yaml").write_text(yaml.safe_dump(TWO_RUNS, sort_keys=True))
@@ -172,4 +164,4 @@ def test_changed_value_in_a_reordered_config_reruns_exactly_its_stages(done_two_
     expected = plan(wd, change)
     assert expected.get("correlation_graphs") == 2, expected
     assert not UPSTREAM & set(expected), expected
-    assert plan(wd, _reversed(change)) == expected
+    assert plan(wd, reversed_keys(change)) == expected
