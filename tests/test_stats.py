@@ -71,14 +71,17 @@ def test_spearman_permutation_and_z():
     assert z == pytest.approx(2.0) and p == pytest.approx(st.norm.sf(2.0))
 
 
-def test_tail_ties_are_broken_by_index_and_tails_stay_disjoint():
-    # ties at both tail boundaries: bottom takes the lowest-index zeros, top the highest-index ones
+def test_tied_units_at_the_cut_all_join_the_tail():
+    # ties at both tail boundaries: each tail is every unit at or beyond its cut value
     v = np.array([0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0])
     top, bottom = stats.tail_indices(v, 0.2)
-    assert top.tolist() == [8, 9] and bottom.tolist() == [0, 1]
-    # all tied (e.g. isolated units, participation 0): still two disjoint tails of n each
+    assert top.tolist() == [6, 7, 8, 9] and bottom.tolist() == [0, 1, 2]
+    # all tied (e.g. isolated units, participation 0): both tails hold every unit
     top, bottom = stats.tail_indices(np.zeros(10), 0.3)
-    assert top.tolist() == [7, 8, 9] and bottom.tolist() == [0, 1, 2]
-    # and the tie-break does not depend on how the values are stored
+    assert top.tolist() == bottom.tolist() == list(range(10))
+    # and the tails do not depend on how the values are stored or numbered
     top32, bottom32 = stats.tail_indices(v.astype(np.float32), 0.2)
-    assert top32.tolist() == [8, 9] and bottom32.tolist() == [0, 1]
+    assert top32.tolist() == [6, 7, 8, 9] and bottom32.tolist() == [0, 1, 2]
+    order = np.random.default_rng(0).permutation(10)
+    top_p, bottom_p = stats.tail_indices(v[order], 0.2)
+    assert sorted(order[top_p].tolist()) == [6, 7, 8, 9] and sorted(order[bottom_p].tolist()) == [0, 1, 2]
