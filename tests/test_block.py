@@ -8,6 +8,7 @@ from resdyn.jacobians import autodiff_single_token_jacobians, in_context_jacobia
 from resdyn.models.architectures import ARCHITECTURES, UnsupportedArchitecture, architecture_of
 from resdyn.models.block import Block
 from tiny_models import TINY_CONFIGS, tiny_model
+from finite_differences import central_differences
 
 TYPES = sorted(TINY_CONFIGS)
 TOKENS = [5, 17, 42, 8, 99, 23, 61, 7, 150]
@@ -58,24 +59,15 @@ def test_block_reproduces_the_layer_on_a_single_token(model_type):
         torch.testing.assert_close(block(snaps[2 * layer][0]), outs[layer][0], atol=2e-5, rtol=1e-4)
 
 
-def _central_differences(f, x, eps=1e-6):
-    cols = []
-    for j in range(x.numel()):
-        e = torch.zeros_like(x)
-        e[j] = eps
-        cols.append((f(x + e) - f(x - e)) / (2 * eps))
-    return torch.stack(cols, dim=1)
-
-
 @pytest.mark.parametrize("model_type", TYPES)
 def test_jacobians_match_central_differences_in_float64(model_type):
     model = tiny_model(model_type)
     block = Block(model, 1, architecture_of(model_type), dtype=torch.float64)
     prefix = prefix_states(model, TOKENS, 1).double()
     ctx = block.context(prefix[:-1])
-    fd = _central_differences(lambda h: block(h, ctx), prefix[-1])
+    fd = central_differences(lambda h: block(h, ctx), prefix[-1])
     torch.testing.assert_close(in_context_jacobian(block, prefix), fd, atol=1e-8, rtol=1e-7)
-    fd_single = _central_differences(block, prefix[-1])
+    fd_single = central_differences(block, prefix[-1])
     torch.testing.assert_close(single_token_jacobians(block, prefix[-1:])[0], fd_single, atol=1e-8, rtol=1e-7)
     # the two protocols differ once there is context to attend to
     assert not torch.allclose(fd, fd_single, atol=1e-4)

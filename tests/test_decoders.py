@@ -9,6 +9,7 @@ from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
 from resdyn.models.generic import DecoderLayer
 from resdyn.models.sources import with_decoder_alias
 from tiny_models import DECODER_CONFIGS, tiny_model
+from finite_differences import central_differences
 
 TYPES = sorted(DECODER_CONFIGS)
 TOKENS = [5, 17, 42, 8, 99, 23, 61, 7, 150]
@@ -52,17 +53,6 @@ def _layer_io(model, tokens):
     return ins, outs
 
 
-def _central_differences(f, x, eps=1e-6):
-    """∂f/∂x (..., d_out, d_in); x (B, d) perturbs one coordinate of every sample at once (samples
-    taken alone do not interact, so each column gives every sample's own derivative)."""
-    cols = []
-    for j in range(x.shape[-1]):
-        e = torch.zeros_like(x)
-        e[..., j] = eps
-        cols.append((f(x + e) - f(x - e)) / (2 * eps))
-    return torch.stack(cols, dim=-1)
-
-
 def test_engines_and_unsupported_types():
     assert [engine_of(t) for t in ("llama", "gemma4_text", "gpt_neox", "phi3", "qwen3_moe")] == \
         ["block", "gemma4", "generic", "generic", "generic"]
@@ -91,11 +81,11 @@ def test_generic_jacobians_match_central_differences_in_float64(model_type):
     for i in (1, model.config.num_hidden_layers - 1):  # gemma4: global, and the last (KV-shared, global) layer
         layer = layers[i]
         e, kv = _sides(model, TOKENS, i, ins)
-        fd = _central_differences(lambda h: layer.in_context(h, ins[i][:-1], e, kv), ins[i][-1])
+        fd = central_differences(lambda h: layer.in_context(h, ins[i][:-1], e, kv), ins[i][-1])
         jac = layer.in_context_jacobian(ins[i], e, kv)
         torch.testing.assert_close(jac, fd, atol=1e-8, rtol=1e-7)
         # single token: every position's state alone, as one batch
-        fd1 = _central_differences(lambda h: layer.single_token(h, e, kv), ins[i])
+        fd1 = central_differences(lambda h: layer.single_token(h, e, kv), ins[i])
         torch.testing.assert_close(layer.single_token_jacobians(ins[i], e, kv), fd1, atol=1e-8, rtol=1e-7)
         assert not torch.allclose(jac, fd1[-1], atol=1e-4)  # the protocols differ once there is context
 
@@ -116,7 +106,7 @@ def test_moe_jacobian_is_the_routed_experts_derivative():
     model = _model("qwen3_moe", torch.float64)
     layer = DecoderLayer(model, 0, torch.float64)
     h = torch.randn(4, 32, dtype=torch.float64)
-    fd = _central_differences(layer.single_token, h)
+    fd = central_differences(layer.single_token, h)
     torch.testing.assert_close(layer.single_token_jacobians(h), fd, atol=1e-8, rtol=1e-7)
 
 
@@ -151,7 +141,7 @@ def test_gemma4_closed_form_matches_transformers_autodiff_and_finite_differences
         e, kv = _sides(model, TOKENS, i, ins)
         closed = block.single_token_jacobian(ins[i], e, kv)
         torch.testing.assert_close(closed, layers[i].single_token_jacobians(ins[i], e, kv), atol=1e-12, rtol=1e-12)
-        fd = _central_differences(lambda h: layers[i].single_token(h, e, kv), ins[i])
+        fd = central_differences(lambda h: layers[i].single_token(h, e, kv), ins[i])
         torch.testing.assert_close(closed, fd, atol=1e-8, rtol=1e-7)
 
 
@@ -279,9 +269,9 @@ def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
         with torch.no_grad():
             torch.testing.assert_close(layers[i].in_context(ins[i][-1], ins[i][:-1], e, kv), outs[i][-1],
                                        atol=1e-6, rtol=1e-6)
-        fd = _central_differences(lambda h: layers[i].single_token(h, e, kv), ins[i])
+        fd = central_differences(lambda h: layers[i].single_token(h, e, kv), ins[i])
         torch.testing.assert_close(layers[i].single_token_jacobians(ins[i], e, kv), fd, atol=1e-8, rtol=1e-7)
-        fd = _central_differences(lambda h: layers[i].in_context(h, ins[i][:-1], e, kv), ins[i][-1])
+        fd = central_differences(lambda h: layers[i].in_context(h, ins[i][:-1], e, kv), ins[i][-1])
         torch.testing.assert_close(layers[i].in_context_jacobian(ins[i], e, kv), fd, atol=1e-8, rtol=1e-7)
     # the job's single-token path: one layer's tensors, the generic engine
     model = model.float()

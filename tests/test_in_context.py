@@ -8,6 +8,7 @@ from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians
 from tiny_models import TINY_CONFIGS, tiny_model
+from finite_differences import central_differences
 
 TYPES = sorted(TINY_CONFIGS)
 TOKENS = [5, 17, 42, 8, 99, 23, 61, 7, 150, 33, 12, 201]
@@ -42,15 +43,6 @@ def test_one_token_prompt_is_the_single_token_jacobian(model_type):
                                single_token_jacobians(block, prefix)[0], atol=1e-13, rtol=0)
 
 
-def _central_differences(f, x, eps=1e-6):
-    cols = []
-    for j in range(x.numel()):
-        e = torch.zeros_like(x)
-        e[j] = eps
-        cols.append((f(x + e) - f(x - e)) / (2 * eps))
-    return torch.stack(cols, dim=1)
-
-
 @pytest.mark.parametrize("model_type, layer", [("gemma2", 0), ("olmo3", 1), ("qwen3", 2)])
 def test_closed_form_matches_central_differences(model_type, layer):
     """Soft-capping + sandwich norms + a sliding window; full q/k norm + post norms; per-head q/k norm."""
@@ -58,7 +50,7 @@ def test_closed_form_matches_central_differences(model_type, layer):
     block = _block(model, model_type, layer)
     prefix = prefix_states(model, TOKENS, layer).double()
     ctx = block.context(prefix[:-1])
-    fd = _central_differences(lambda h: block(h, ctx), prefix[-1])
+    fd = central_differences(lambda h: block(h, ctx), prefix[-1])
     torch.testing.assert_close(in_context_jacobian(block, prefix), fd, atol=1e-8, rtol=1e-7)
 
 
