@@ -20,37 +20,45 @@ from resdyn.models.block import Block
 PROTOCOLS = ("single_token", "in_context")
 
 
-def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single"):
-    """Per protocol, one layer-file dict per layer (mean_J, per-sample statistics, col_norm_mean);
-    and per layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F.
+def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single",
+                          layers=None, protocols=PROTOCOLS):
+    """Per protocol, one layer-file dict per layer of `layers` (default: all), in that order
+    (mean_J, per-sample statistics, col_norm_mean); and, when both protocols are computed, per
+    layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F (else None).
 
-    `precision` as jacobians.precision: "single" (float32; σ_min below its resolution censored),
-    "double" (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
+    One forward pass per sample gives every block's prefix states. `precision` as
+    jacobians.precision: "single" (float32; σ_min below its resolution censored), "double"
+    (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
     """
     check_precision(precision)
     arch = architecture_of(model.config.model_type)
-    n_layers, d = model.config.num_hidden_layers, model.config.hidden_size
+    layers = list(range(model.config.num_hidden_layers)) if layers is None else list(layers)
     dtype = torch.float64 if precision == "double" else torch.float32
-    blocks = [Block(model, layer, arch, dtype) for layer in range(n_layers)]
-    blocks64 = [double_block(b) for b in blocks] if precision == "auto" else [None] * n_layers
-    acc = {p: [JacobianAccumulator(d=d) for _ in range(n_layers)] for p in PROTOCOLS}
-    rel_diff = np.zeros((n_layers, len(token_ids)))
+    blocks = [Block(model, layer, arch, dtype) for layer in layers]
+    blocks64 = [double_block(b) for b in blocks] if precision == "auto" else [None] * len(layers)
+    jacobian = {  # (block, prefix (T, d)) -> (1, d, d)
+        "single_token": lambda b, x: b.single_token_jacobian(x[-1:]),
+        "in_context": lambda b, x: in_context_jacobian(b, x)[None],
+    }
+    acc = {p: [JacobianAccumulator(d=model.config.hidden_size) for _ in layers] for p in protocols}
+    both = set(protocols) == set(PROTOCOLS)
+    rel_diff = np.zeros((len(layers), len(token_ids))) if both else None
     for sample, ids in enumerate(token_ids):
         inputs = block_inputs(model, ids)
-        for layer, block in enumerate(blocks):
-            where = f"run {run}, layer {layer}"
-            prefix, block64 = inputs[layer].to(dtype), blocks64[layer]
-            single = block.single_token_jacobian(prefix[-1:])
-            in_context = in_context_jacobian(block, prefix)[None]
-            again = {"single_token": None, "in_context": None} if block64 is None else {
-                "single_token": lambda rows, x=prefix, b=block64: b.single_token_jacobian(x[-1:].double()),
-                "in_context": lambda rows, x=prefix, b=block64: in_context_jacobian(b, x.double())[None]}
-            acc["single_token"][layer].add(single, [sample], f"{where} (single_token)", again["single_token"])
-            acc["in_context"][layer].add(in_context, [sample], f"{where} (in_context)", again["in_context"])
-            rel_diff[layer, sample] = relative_difference(single[0].double().numpy(), in_context[0].double().numpy())
+        for k, (layer, block, block64) in enumerate(zip(layers, blocks, blocks64)):
+            prefix = inputs[layer].to(dtype)
+            jac = {}
+            for protocol in protocols:
+                jac[protocol] = jacobian[protocol](block, prefix)
+                again = None if block64 is None else (
+                    lambda rows, f=jacobian[protocol], b=block64, x=prefix: f(b, x.double()))
+                acc[protocol][k].add(jac[protocol], [sample], f"run {run}, layer {layer} ({protocol})", again)
+            if both:
+                rel_diff[k, sample] = relative_difference(jac["single_token"][0].double().numpy(),
+                                                          jac["in_context"][0].double().numpy())
         if progress is not None:
             progress()
-    return {p: [a.result() for a in layers] for p, layers in acc.items()}, rel_diff
+    return {p: [a.result() for a in per_layer] for p, per_layer in acc.items()}, rel_diff
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:

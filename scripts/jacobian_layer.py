@@ -4,17 +4,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdyn.activations import block_inputs, tokenize
+from resdyn.activations import tokenize
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_npz
-from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian, single_token_layer_stats
+from resdyn.jacobians import check_precision, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.memory import fixed_mmap_threshold
 from resdyn.layer_engines import engine_layer_stats
-from resdyn.models.architectures import architecture_of, engine_of
-from resdyn.models.block import Block
+from resdyn.models.architectures import engine_of
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import compute_device, load_prepared, load_tokenizer, prepared_config
+from resdyn.protocols import protocol_layer_arrays
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 fixed_mmap_threshold()  # peak memory flat in N
@@ -49,22 +49,9 @@ elif p.protocol == "single_token":  # only each block's weights, read without im
                                           Progress(log, len(states), f"{where} (single_token) Jacobians"), precision)
         save_npz(path, **result)
         log.info("%s done: %d samples", where, len(result["kappa"]))
-else:  # in context: one forward pass per sample gives every block's prefix states; float32 Jacobians,
-    # the unresolved ones (auto) or all (double) again in float64
-    arch = architecture_of(model.config.model_type)
-    blocks = {layer: Block(model, layer, arch) for layer in p.layers}
-    blocks64 = {layer: None if precision == "single" else double_block(b) for layer, b in blocks.items()}
-    accs = {layer: JacobianAccumulator(d=model.config.hidden_size) for layer in p.layers}
+else:  # in context: one forward pass per sample gives every block's prefix states
     progress = Progress(log, len(token_ids), f"run {run}, layers {p.layers[0]}-{p.layers[-1]} (in_context) samples")
-    for i, ids in enumerate(token_ids):
-        inputs = block_inputs(model, ids)
-        for layer in p.layers:
-            prefix, block64 = inputs[layer], blocks64[layer]
-            again = None if block64 is None else (lambda rows, x=prefix, b=block64: in_context_jacobian(b, x)[None])
-            jac = again(None) if precision == "double" else in_context_jacobian(blocks[layer], prefix)[None]
-            accs[layer].add(jac, [i], f"run {run}, layer {layer}", again)
-        progress()
-    for layer, path in zip(p.layers, p.layer_files):
-        result = accs[layer].result()
+    arrays, _ = protocol_layer_arrays(model, token_ids, run, progress, precision, p.layers, protocols=("in_context",))
+    for layer, path, result in zip(p.layers, p.layer_files, arrays["in_context"]):
         save_npz(path, **result)
         log.info("run %s, layer %d done: %d samples", run, layer, len(result["kappa"]))
