@@ -71,6 +71,7 @@ def protocol_tables(run: str, arrays: list[dict], memberships: dict, participati
                     coupling: dict | None = None) -> dict:
     """One protocol's tables, by the main stages' own functions: layer_spectra, cumulative,
     cumulative_summary and the coupling tables (Tests 1-3 on these Jacobians' column norms)."""
+    # imported here: in-context Jacobian jobs import this module and need none of the table code
     from resdyn.coupling import COLUMN_NORMS, run_coupling
     from resdyn.cumulative import cumulative_products, cumulative_tables
     from resdyn.layer_table import layer_spectra
