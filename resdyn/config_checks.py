@@ -110,12 +110,42 @@ def _check_single_keys(config: dict) -> None:
         )
 
 
+def declared_layers(runs: dict, name: str) -> int | None:
+    """`runs.<name>.n_layers`, or the base run's for an init run re-initialising it."""
+    spec = runs[name]
+    if "n_layers" in spec:
+        return int(spec["n_layers"])
+    if spec["source"] == "init" and "base" in spec:
+        return declared_layers(runs, spec["base"])
+    return None
+
+
+def check_prepared_model(config: dict, run: str, model_config: dict) -> None:
+    """The prepared model's config.json against the keys it bounds: a declared layer count
+    (which planned the Jacobian jobs before the model existed) and the width."""
+    text = model_config.get("text_config", model_config)
+    declared = declared_layers(config["runs"], run)
+    if declared is not None and declared != int(text["num_hidden_layers"]):
+        raise ConfigError(
+            f"runs.{run}.n_layers = {declared}, but the prepared model has num_hidden_layers = "
+            f"{text['num_hidden_layers']}: correct the key (or drop it, and the layers are read from the model)"
+        )
+    check_width(config, run, int(text["hidden_size"]))
+
+
+def _check_layer_keys(name: str, spec: dict) -> None:
+    regime, layers = spec.get("regime_layers"), spec.get("n_layers")
+    if None not in (regime, layers) and regime[-1] >= layers:
+        raise ConfigError(f"runs.{name}.regime_layers = {regime} must lie below runs.{name}.n_layers = {layers}")
+
+
 def check_config(config: dict, models_dir="resources/models") -> None:
     check_fidelity_keys(config)
     _check_single_keys(config)
     runs = config["runs"]
     check_null_roles(runs)
     for name, spec in runs.items():
+        _check_layer_keys(name, spec)
         if spec["source"] == "init":
             has_base, has_config = "base" in spec, "config" in spec
             if has_base == has_config:
@@ -124,6 +154,8 @@ def check_config(config: dict, models_dir="resources/models") -> None:
                 raise ConfigError(f"runs.{name}.base = {spec['base']!r} is not a run; runs are {sorted(runs)}")
             if has_base and runs[spec["base"]]["source"] == "init":
                 raise ConfigError(f"runs.{name}.base must name a run with trained weights, not another init run")
+            if has_base and "n_layers" in spec:
+                raise ConfigError(f"runs.{name}.n_layers: an init run with a base has the base's layers; set it on runs.{spec['base']}")
         if spec["source"] == "local" and not (Path(spec["path"]) / "config.json").is_file():
             raise ConfigError(f"runs.{name}.path = {spec['path']!r} holds no Hugging Face model (no config.json)")
     for name, spec in runs.items():

@@ -15,7 +15,13 @@ _user_pythonpath = [
 os.environ.update(PYTHONPATH=os.pathsep.join([workflow.basedir, *_user_pythonpath]))
 sys.path.insert(0, workflow.basedir)
 
-from resdyn.config_checks import canonicalise_in_place, check_config, check_width
+from resdyn.config_checks import (
+    canonicalise_in_place,
+    check_config,
+    check_prepared_model,
+    check_width,
+    declared_layers,
+)
 
 # Every mapping of the config in sorted key order, at every level: a config that differs
 # only in key order gives every rule the same params (Snakemake compares their repr, key
@@ -65,8 +71,18 @@ def model_config(run):
 
 
 def n_layers(run):
-    cfg = model_config(run)
-    return int(cfg.get("text_config", cfg)["num_hidden_layers"])
+    """The run's decoder layers: declared in the config (`runs.<run>.n_layers`, checked
+    against the model when prepare_model writes it), so that a dry run plans the per-layer
+    jobs; else read from the prepared model, which the plan then waits on."""
+    declared = declared_layers(config["runs"], run)
+    if declared is None:
+        cfg = model_config(run)
+        return int(cfg.get("text_config", cfg)["num_hidden_layers"])
+    prepared = f"resources/models/{run}/config.json"
+    if os.path.isfile(prepared):  # prepared earlier: the key may have changed since
+        with open(prepared) as fh:
+            check_prepared_model(config, run, json.load(fh))
+    return declared
 
 
 def jacobian_files(wildcards):

@@ -1,6 +1,10 @@
 """Materialise one run's weights under resources/models/{run}."""
+import json
+from pathlib import Path
+
 import torch
 
+from resdyn.config_checks import check_prepared_model
 from resdyn.logs import setup_logging
 from resdyn.models.sources import materialise
 
@@ -10,4 +14,7 @@ run = snakemake.wildcards.run
 log.info("preparing %s from %s", run, snakemake.params.spec["source"])
 base = snakemake.input.get("base") or None  # a folder for init runs with a base, else []
 materialise(run, dict(snakemake.params.spec), snakemake.output.model, base_dir=base)
+prepared = json.loads((Path(snakemake.output.model) / "config.json").read_text())
+# a failed job's output folder is removed by Snakemake: a contradicting model is no output
+check_prepared_model(snakemake.config, run, prepared)
 log.info("done")
