@@ -4,14 +4,18 @@ Same streamed statistics as `resdyn.jacobians` (JacobianAccumulator), plus the i
 layers read besides h: Gemma 4's per-layer input of each sample's token(s) and, in its
 KV-shared layers, the reused layer's input states of the same sample (snapshot 2ℓ' of the
 activations for lone tokens; that layer's prefix states in context).
+
+`precision` is jacobians.precision, as for `Block`: "single" (float32; σ_min below its
+resolution censored), "double" (float64 throughout) or "auto" (float32, and the samples whose
+σ_min float32 cannot resolve again in float64, by the same engine on float64 weights).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from resdyn.activations import prefix_states
-from resdyn.jacobians import JacobianAccumulator
+from resdyn.activations import block_inputs
+from resdyn.jacobians import JacobianAccumulator, check_precision
 from resdyn.models.architectures import engine_of
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder
 from resdyn.models.generic import DecoderLayer
@@ -22,34 +26,60 @@ def _kv_source(config, layer: int) -> int | None:
     return kv_source_of(config, layer) if config.model_type == "gemma4_text" else None
 
 
+def _dtypes(precision: str) -> tuple[torch.dtype, torch.dtype | None]:
+    """(dtype of the Jacobians, dtype they are made again in for unresolved samples, or None)."""
+    check_precision(precision)
+    if precision == "double":
+        return torch.float64, None
+    return torch.float32, torch.float64 if precision == "auto" else None
+
+
 def engine_layer_stats(path, layer: int, protocol: str, activations, token_ids: list[list[int]] | None,
-                       batch_size: int, where: str, progress=None, model=None, device="cpu") -> dict[str, np.ndarray]:
+                       batch_size: int, where: str, progress=None, model=None, device="cpu",
+                       precision: str = "single") -> dict[str, np.ndarray]:
     """The layer file's arrays for a gemma4_text or generic-engine model in prepared folder `path`.
 
     activations (N, 2L, d), possibly memory-mapped, already cut to the samples wanted;
     token_ids: those samples' token ids (needed for Gemma 4, and for the in-context protocol).
     Single token: only this layer's weights (and the reused layer's) are loaded, and Gemma 4's
     per-layer inputs are read for these tokens only. In context: `model`, the loaded model, gives
-    every position's states.
+    every position's states (`engine_in_context_stats` does several layers per forward pass).
     """
     if protocol == "single_token":
-        return _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device)
+        return _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device, precision)
     if protocol != "in_context":
         raise ValueError(f"unknown protocol {protocol!r}; use single_token or in_context")
     if model is None:
         raise ValueError("the in-context protocol needs the loaded model (earlier positions' states)")
+    return engine_in_context_stats(model, [layer], token_ids, where, progress, precision)[0]
+
+
+def engine_in_context_stats(model, layers: list[int], token_ids: list[list[int]], where: str, progress=None,
+                            precision: str = "single") -> list[dict[str, np.ndarray]]:
+    """The layer files' arrays of `layers`, in that order, in context: samples outer, so one
+    forward pass per sample gives every layer's prefix states (and a KV-shared layer's source)."""
     engine = _engine(model.config)
-    j = _kv_source(model.config, layer)
-    acc = JacobianAccumulator(d=activations.shape[-1])
-    source = None if j is None else DecoderLayer(model, j)
-    block = DecoderLayer(model, layer, kv_source=source)
+    main_dtype, again_dtype = _dtypes(precision)
+
+    def layer_pair(layer, dtype):
+        j = _kv_source(model.config, layer)
+        return DecoderLayer(model, layer, dtype, kv_source=None if j is None else DecoderLayer(model, j, dtype))
+
+    blocks = [layer_pair(layer, main_dtype) for layer in layers]
+    blocks64 = [None if again_dtype is None else layer_pair(layer, again_dtype) for layer in layers]
+    accs = [JacobianAccumulator(d=model.config.hidden_size) for _ in layers]
     for i, ids in enumerate(token_ids):
-        e = per_layer_inputs(model, ids, layer) if engine == "gemma4" else None
-        kv = None if j is None else prefix_states(model, ids, j)
-        acc.add(block.in_context_jacobian(prefix_states(model, ids, layer), e, kv)[None], [i], where)
+        states = block_inputs(model, ids)  # (L, T, d): every block's input at every position
+        for layer, block, block64, acc in zip(layers, blocks, blocks64, accs):
+            e = per_layer_inputs(model, ids, layer) if engine == "gemma4" else None
+            j = _kv_source(model.config, layer)
+            kv = None if j is None else states[j]
+            again = None if block64 is None else (
+                lambda rows, b=block64, x=states[layer], e=e, kv=kv: b.in_context_jacobian(x, e, kv)[None])
+            acc.add(block.in_context_jacobian(states[layer], e, kv)[None], [i], f"{where}, layer {layer}", again)
         if progress is not None:
             progress()
-    return acc.result()
+    return [acc.result() for acc in accs]
 
 
 def _engine(config) -> str:
@@ -59,27 +89,35 @@ def _engine(config) -> str:
     return engine
 
 
-def _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device):
+def _single_token_block(skeleton, source, layer: int, j: int | None, dtype):
+    """The layer's single-token Jacobian function (h, e, kv) -> (B, d, d) in `dtype`."""
+    if engine_of(skeleton.config.model_type) == "gemma4" and not skeleton.config.enable_moe_block:  # closed form
+        return Gemma4Block(skeleton, layer, dtype, source=None if j is None else Gemma4Block(source, j, dtype)).single_token_jacobian
+    # generic types, and Gemma 4 with MoE blocks (26B-A4B): autodiff through the layer
+    return DecoderLayer(skeleton, layer, dtype, kv_source=None if j is None else DecoderLayer(source, j, dtype)).single_token_jacobians
+
+
+def _single_token_stats(path, layer, activations, token_ids, batch_size, where, progress, device, precision):
     skeleton = load_layer(path, layer, device)
     engine = _engine(skeleton.config)
     j = _kv_source(skeleton.config, layer)
     source = None if j is None else load_layer(path, j, device)
+    main_dtype, again_dtype = _dtypes(precision)
+    jacobians = _single_token_block(skeleton, source, layer, j, main_dtype)
+    jacobians64 = None if again_dtype is None else _single_token_block(skeleton, source, layer, j, again_dtype)
     e_all = None
     if engine == "gemma4":
         e_all = per_layer_inputs_from_folder(path, [ids[-1] for ids in token_ids], layer, device)
-    if engine == "gemma4" and not skeleton.config.enable_moe_block:  # the closed form
-        block = Gemma4Block(skeleton, layer, source=None if j is None else Gemma4Block(source, j))
-        jacobians = block.single_token_jacobian
-    else:  # generic types, and Gemma 4 with MoE blocks (26B-A4B): autodiff through the layer
-        block = DecoderLayer(skeleton, layer, kv_source=None if j is None else DecoderLayer(source, j))
-        jacobians = block.single_token_jacobians
     acc = JacobianAccumulator(d=activations.shape[-1])
+    rows_of = lambda t, rows: None if t is None else t[torch.as_tensor(rows, device=t.device)]  # noqa: E731
     for start in range(0, len(activations), batch_size):
         ids = np.arange(start, min(start + batch_size, len(activations)))
         h = torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * layer])).to(device)
         kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
-        e = None if e_all is None else e_all[torch.as_tensor(ids, device=e_all.device)]
-        acc.add(jacobians(h, e, kv), ids, where)
+        e = rows_of(e_all, ids)
+        again = None if jacobians64 is None else (
+            lambda rows, h=h, e=e, kv=kv: jacobians64(rows_of(h, rows), rows_of(e, rows), rows_of(kv, rows)))
+        acc.add(jacobians(h, e, kv), ids, where, again)
         if progress is not None:
             progress(len(ids))
     return acc.result()

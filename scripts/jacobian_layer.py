@@ -10,7 +10,7 @@ from resdyn.io import save_npz
 from resdyn.jacobians import check_precision, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
 from resdyn.memory import fixed_mmap_threshold
-from resdyn.layer_engines import engine_layer_stats
+from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
 from resdyn.models.architectures import engine_of
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import compute_device, load_prepared, load_tokenizer, prepared_config
@@ -32,14 +32,20 @@ elif engine == "gemma4":  # Gemma 4 reads each sample's last token (its per-laye
 if p.protocol != "single_token" or engine == "gemma4":
     token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
-if engine != "block":  # Gemma 4's closed form (in context: autodiff), or autodiff through the layer
+if engine != "block" and p.protocol == "single_token":  # Gemma 4's closed form, or autodiff through the layer
     for layer, path in zip(p.layers, p.layer_files):
         where = f"run {run}, layer {layer}"
         progress = Progress(log, len(activations[: p.n_samples]), f"{where} ({p.protocol}) Jacobians")
         result = engine_layer_stats(snakemake.input.model, layer, p.protocol, activations[: p.n_samples], token_ids,
-                                    p.batch_size, where, progress, model=model, device=device)
+                                    p.batch_size, where, progress, device=device, precision=precision)
         save_npz(path, **result)
         log.info("%s done: %d samples", where, len(result["kappa"]))
+elif engine != "block":  # in context, autodiff through the layers: one forward pass per sample for the chunk
+    progress = Progress(log, len(token_ids), f"run {run}, layers {p.layers[0]}-{p.layers[-1]} (in_context) samples")
+    results = engine_in_context_stats(model, p.layers, token_ids, f"run {run}", progress, precision)
+    for layer, path, result in zip(p.layers, p.layer_files, results):
+        save_npz(path, **result)
+        log.info("run %s, layer %d done: %d samples", run, layer, len(result["kappa"]))
 elif p.protocol == "single_token":  # only each block's weights, read without importing transformers
     for layer, path in zip(p.layers, p.layer_files):
         where = f"run {run}, layer {layer}"

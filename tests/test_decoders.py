@@ -283,3 +283,75 @@ def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
     e = per_layer_inputs(model, [ids[-1] for ids in token_ids], 4)
     want = _layers(model, torch.float32)[4].single_token_jacobians(x[:, 8], e, x[:, 2])
     np.testing.assert_allclose(got["mean_J"], want.mean(0).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["gemma4_text", "gpt_neox"])
+@pytest.mark.parametrize("protocol", ["single_token", "in_context"])
+def test_engine_precision_double_and_auto_give_the_float64_jacobians(model_type, protocol, tmp_path, monkeypatch):
+    """jacobians.precision for the engines outside `Block`: "double" is the float64 engine, and
+    "auto" makes every sample float32 cannot resolve again in float64. With the resolution
+    bound tightened so that no float32 σ_min is resolved, auto must equal double sample by
+    sample, while single stays float32 (and censored)."""
+    from resdyn import jacobians
+    from resdyn.activations import extract_last_token
+    from resdyn.layer_engines import engine_layer_stats
+
+    model = _model(model_type)
+    path = _prepared(model, tmp_path / "m")
+    token_ids = [TOKENS[:4], TOKENS[2:9], TOKENS[5:8]]
+    acts = extract_last_token(model, token_ids)
+    layer = 4 if model_type == "gemma4_text" else 1  # Gemma 4: the KV-shared global layer
+    # float64 reference: autodiff through transformers' layer on float64 weights
+    model64 = _model(model_type, torch.float64)
+    layers64 = _layers(model64, torch.float64)
+    ref = []
+    for ids in token_ids:
+        ins, _ = _layer_io(model64, ids)
+        e, kv = _sides(model64, ids, layer, ins)
+        if protocol == "single_token":
+            e = None if e is None else e[-1:]
+            kv = None if kv is None else kv[-1:]
+            ref.append(layers64[layer].single_token_jacobians(ins[layer][-1:], e, kv)[0])
+        else:
+            ref.append(layers64[layer].in_context_jacobian(ins[layer], e, kv))
+    ref = torch.stack(ref).numpy()
+
+    def stats(precision):
+        return engine_layer_stats(path, layer, protocol, acts, token_ids, 2, "test", model=model, precision=precision)
+
+    double = stats("double")
+    # the job reads float32 states (activations, or the float32 model's prefix): ~1e-6 from the float64 forward
+    np.testing.assert_allclose(double["mean_J_f64"], ref.mean(0), atol=1e-5)
+    assert double["jacobian_eps"] == np.finfo(np.float64).eps
+    monkeypatch.setattr(jacobians, "RESOLUTION_ACCURACY", 1e-9)  # float32 resolves no σ_min; float64 does
+    auto, single = stats("auto"), stats("single")
+    assert auto["kappa_unresolved"].all() and not auto["kappa_censored"].any()
+    np.testing.assert_allclose(auto["mean_J_f64"], double["mean_J_f64"], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(auto["sigma_min"], double["sigma_min"], rtol=1e-12)
+    assert single["kappa_censored"].all() and single["jacobian_eps"] == np.finfo(np.float32).eps
+    assert 1e-9 < np.abs(single["mean_J_f64"] - double["mean_J_f64"]).max() < 1e-4
+
+
+def test_engine_in_context_chunk_makes_one_forward_pass_per_sample(tmp_path):
+    """A chunk of layers in context: samples outer, one forward pass per sample for every
+    layer (and a KV-shared layer's source), the same arrays as one layer at a time."""
+    from resdyn.layer_engines import engine_in_context_stats
+
+    model = _model("gemma4_text")
+    token_ids = [TOKENS[:4], TOKENS[2:9]]
+    calls = []
+    handle = model.model.register_forward_pre_hook(lambda *a: calls.append(1))
+    try:
+        chunk = engine_in_context_stats(model, [1, 3, 4], token_ids, "test")
+    finally:
+        handle.remove()
+    assert len(calls) == len(token_ids)
+    for layer, got in zip([1, 3, 4], chunk):
+        alone = engine_in_context_stats(model, [layer], token_ids, "test")[0]
+        for name in ("mean_J_f64", "sigma_min", "kappa", "col_norm_mean"):
+            np.testing.assert_array_equal(got[name], alone[name])
+    # and layer 4 (KV-shared with layer 1) is the autodiff Jacobian at its own prefix
+    ins, _ = _layer_io(model, token_ids[1])
+    e, kv = _sides(model, token_ids[1], 4, ins)
+    jac = _layers(model, torch.float32)[4].in_context_jacobian(ins[4], e, kv)
+    assert abs(chunk[2]["sigma_max"][1] - torch.linalg.matrix_norm(jac.double(), 2).item()) < 1e-5
