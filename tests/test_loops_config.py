@@ -83,3 +83,37 @@ def test_cross_key_errors_name_their_keys():
         edit(bad)
         with pytest.raises(ConfigError, match=key):
             check_loops_config(bad)
+
+
+SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+
+
+def _validate(cfg):
+    from snakemake.utils import validate
+
+    validate(copy.deepcopy(cfg), SCHEMA)
+
+
+def test_schema_takes_the_loop_study_alone_and_fills_its_defaults():
+    from snakemake.utils import validate
+
+    cfg = yaml.safe_load((ROOT / "config" / "loops.yaml").read_text())
+    validate(cfg, SCHEMA)
+    assert cfg["loops"]["prompts"]["listed"][0] == "Water is composed of"  # schema default: the seed's five
+    assert cfg["loops"]["loop_state"] == "sequence" and cfg["loops"]["dtype"] == "float32"
+    for edit, match in [(lambda c: c.pop("loops"), "runs|loops"),
+                        (lambda c: c["loops"]["models"]["ouro_1p4b"].update(arch="llama"), "llama"),
+                        (lambda c: c["loops"]["models"]["ouro_1p4b"].pop("model_id"), "model_id"),
+                        (lambda c: c["loops"]["spectrum"].update(kk=3), "kk")]:
+        bad = yaml.safe_load((ROOT / "config" / "loops.yaml").read_text())
+        edit(bad)
+        with pytest.raises(Exception, match=match):
+            _validate(bad)
+
+
+def test_a_decoder_config_still_needs_all_its_sections():
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    _validate(cfg)
+    cfg.pop("jacobians")
+    with pytest.raises(Exception):
+        _validate(cfg)

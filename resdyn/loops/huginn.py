@@ -36,8 +36,10 @@ class HuginnLoop:
 
     def __init__(self, cfg: dict, tensors: dict, folder="(in memory)", device="cpu"):
         self.cfg = cfg
-        self.d = d = int(need(cfg, "n_embd", folder))
-        self.n_heads = int(need(cfg, "n_heads", folder))
+        # RavenConfig stores n_embd / n_heads (hidden_size / num_attention_heads are its aliases)
+        self.d = d = int(cfg["hidden_size"] if "n_embd" not in cfg and "hidden_size" in cfg else need(cfg, "n_embd", folder))
+        heads = "num_attention_heads" if "n_heads" not in cfg and "num_attention_heads" in cfg else "n_heads"
+        self.n_heads = int(need(cfg, heads, folder))
         self.n_kv = int(cfg.get("num_key_value_heads") or self.n_heads)
         self.head_dim = d // self.n_heads
         self.eps = float(cfg.get("norm_eps", 1e-6))
