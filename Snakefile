@@ -54,7 +54,6 @@ if "runs" in config:
             [figure_paths(name) for name in ALL_FIGURES],
             FINDINGS_FILES,
 
-
     rule figures:
         """Redraw every figure from the tables."""
         input:
