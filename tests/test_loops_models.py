@@ -86,7 +86,7 @@ def ref_huginn_block(w, p, x, cfg):
 
 def ref_huginn_latents(cfg, w, ids, z0, n_steps):
     """RavenForCausalLM: prelude, then n_steps of core(adapter([x, e])) from input state z0."""
-    e = w["transformer.wte.weight"][ids][None] * math.sqrt(cfg["n_embd"])
+    e = w["transformer.wte.weight"][ids][None] * cfg["init_values"]["embed_scale"]
     for i in range(cfg["n_layers_in_prelude"]):
         e = ref_huginn_block(w, f"transformer.prelude.{i}.", e, cfg)
     x, outs = z0, []
@@ -134,10 +134,17 @@ def test_huginn_loop_reproduces_the_reference_forward(tmp_path):
         assert (a - b).abs().max() < TOL, f"step {t}: {(a - b).abs().max():.2e}"
 
 
-def test_huginn_initial_state_is_the_references_truncated_normal(tmp_path):
-    model = load_loop_model(tiny_huginn(tmp_path / "h"), "huginn", "float64")
-    d = HUGINN_CONFIG["n_embd"]
-    std, scale = math.sqrt(2 / (5 * d)), math.sqrt(d)
+@pytest.mark.parametrize("stored", [True, False])
+def test_huginn_initial_state_is_the_references_truncated_normal(tmp_path, stored):
+    """config.json's init_values where stored (the published file has them), else the
+    reference's derived std = sqrt(2 / (5 n_embd)) and embed_scale = sqrt(n_embd)."""
+    cfg = dict(HUGINN_CONFIG)
+    if stored:
+        std, scale = cfg["init_values"]["std"], cfg["init_values"]["embed_scale"]
+    else:
+        del cfg["init_values"]
+        std, scale = math.sqrt(2 / (5 * cfg["n_embd"])), math.sqrt(cfg["n_embd"])
+    model = load_loop_model(save_folder(tmp_path / "h", cfg, huginn_weights(cfg), tokenizer=False), "huginn", "float64")
     z = torch.cat([model.prepare(torch.arange(40), seed=s).z0.flatten() for s in range(5)]) / scale
     assert z.abs().max() <= 3 * std + 1e-12
     # standard deviation of N(0, std) truncated at +-3 std: std * sqrt(1 - 6 phi(3) / (2 Phi(3) - 1))

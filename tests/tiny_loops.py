@@ -23,6 +23,9 @@ HUGINN_CONFIG = dict(
     intermediate_size=24, bias=False, norm_eps=1e-6, n_layers_in_prelude=1,
     n_layers_in_recurrent_block=2, n_layers_in_coda=2, mean_recurrence=32,
     mean_backprop_depth=8, qk_bias=True, rope_base=50000, bos_token_id=1, eos_token_id=2,
+    num_key_value_heads=4, head_dim=4,
+    # stored in the published config.json and read back over the derived values (sqrt(2/(5 n_embd)), sqrt(n_embd))
+    init_values={"std": 0.05, "out_proj": 0.01, "embedding": 0.05, "embed_scale": 2.5},
 )
 
 

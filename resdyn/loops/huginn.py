@@ -41,7 +41,7 @@ class HuginnLoop:
         heads = "num_attention_heads" if "n_heads" not in cfg and "num_attention_heads" in cfg else "n_heads"
         self.n_heads = int(need(cfg, heads, folder))
         self.n_kv = int(cfg.get("num_key_value_heads") or self.n_heads)
-        self.head_dim = d // self.n_heads
+        self.head_dim = int(cfg.get("head_dim") or d // self.n_heads)
         self.eps = float(cfg.get("norm_eps", 1e-6))
         self.qk_bias = bool(cfg.get("qk_bias", True))
         self.bias = bool(cfg.get("bias", False))
@@ -78,7 +78,9 @@ class HuginnLoop:
     @classmethod
     def from_folder(cls, folder, dtype=torch.float32, device="cpu") -> "HuginnLoop":
         cfg = read_config(folder)
-        return cls(cfg, read_tensors(folder, dtype, device), folder, device)
+        # the coda, the final norm and the LM head act after the loop; freqs_cis is a stored rotary table
+        skip = ("lm_head.", "transformer.coda.", "transformer.ln_f.", "freqs_cis")
+        return cls(cfg, read_tensors(folder, dtype, device, skip), folder, device)
 
     # -- the blocks ----------------------------------------------------------
     def _block(self, w):

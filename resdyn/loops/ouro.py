@@ -72,7 +72,8 @@ class OuroLoop:
     @classmethod
     def from_folder(cls, folder, dtype=torch.float32, device="cpu") -> "OuroLoop":
         cfg = read_config(folder)
-        return cls(cfg, read_tensors(folder, dtype, device), folder, device)
+        # the LM head and the exit gate take no part in the loop step
+        return cls(cfg, read_tensors(folder, dtype, device, ("lm_head.", "model.early_exit_gate.")), folder, device)
 
     # -- the map -------------------------------------------------------------
     def _layer(self, i: int):

@@ -18,8 +18,9 @@ def read_config(folder: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def read_tensors(folder: str | Path, dtype: torch.dtype, device="cpu") -> dict[str, torch.Tensor]:
-    """Every tensor of every *.safetensors file in the folder, cast to ``dtype``."""
+def read_tensors(folder: str | Path, dtype: torch.dtype, device="cpu", skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """Every tensor of every *.safetensors file in the folder, cast to ``dtype``, except
+    those whose names start with one of ``skip`` (parts the loop map never uses)."""
     from safetensors.torch import load_file
 
     files = sorted(Path(folder).glob("*.safetensors"))
@@ -28,6 +29,8 @@ def read_tensors(folder: str | Path, dtype: torch.dtype, device="cpu") -> dict[s
     out: dict[str, torch.Tensor] = {}
     for f in files:
         for name, t in load_file(str(f), device="cpu").items():
+            if name.startswith(skip):
+                continue
             out[name] = t.to(dtype=dtype, device=device) if t.is_floating_point() else t.to(device)
     return out
 
