@@ -111,7 +111,9 @@ def checkpoint_series(ck: pd.DataFrame):
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel("training step")
     ax.set_ylabel("lambda_1 (single probe)")
-    ax.set_title(f"across-checkpoint sd {s['mean'].std(ddof=0):.4f}", fontsize=9)
+    # the seed compares the spread across checkpoints with the per-prompt spread
+    ax.set_title(f"across-checkpoint sd {s['mean'].std(ddof=0):.4f}, mean per-prompt sd {s['std'].mean():.4f}",
+                 fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
