@@ -16,33 +16,52 @@ if not workflow.overwrite_configfiles:
 validate(config, "schemas/config.schema.yaml")
 
 
-include: "rules/common.smk"
-include: "rules/resources.smk"
-include: "rules/models.smk"
-include: "rules/corpus.smk"
-include: "rules/activations.smk"
-include: "rules/jacobians.smk"
-include: "rules/spectra.smk"
-include: "rules/cumulative.smk"
-include: "rules/schur.smk"
-include: "rules/figures.smk"
-include: "rules/graphs.smk"
-include: "rules/coupling.smk"
-include: "rules/lyapunov.smk"
-include: "rules/protocols.smk"
-include: "rules/tables.smk"
-include: "rules/findings.smk"
+# config/loops.yaml (a `loops` section and no `runs`): the loop study alone, without
+# the decoder pipeline; otherwise the pipeline, plus the loop study where `loops` is set.
+if "runs" in config:
+
+    include: "rules/common.smk"
+    include: "rules/resources.smk"
+    include: "rules/models.smk"
+    include: "rules/corpus.smk"
+    include: "rules/activations.smk"
+    include: "rules/jacobians.smk"
+    include: "rules/spectra.smk"
+    include: "rules/cumulative.smk"
+    include: "rules/schur.smk"
+    include: "rules/figures.smk"
+    include: "rules/graphs.smk"
+    include: "rules/coupling.smk"
+    include: "rules/lyapunov.smk"
+    include: "rules/protocols.smk"
+    include: "rules/tables.smk"
+    include: "rules/findings.smk"
+
+else:
+
+    include: "rules/corpus.smk"  # the loop study's prompts take corpus rows
 
 
-rule all:
-    default_target: True
-    input:
-        [table_file(name) for name in ALL_TABLES],
-        [figure_paths(name) for name in ALL_FIGURES],
-        FINDINGS_FILES,
+include: "rules/loops.smk"
 
 
-rule figures:
-    """Redraw every figure from the tables."""
-    input:
-        [figure_paths(name) for name in ALL_FIGURES],
+if "runs" in config:
+
+    rule all:
+        default_target: True
+        input:
+            [table_file(name) for name in ALL_TABLES],
+            [figure_paths(name) for name in ALL_FIGURES],
+            FINDINGS_FILES,
+
+    rule figures:
+        """Redraw every figure from the tables."""
+        input:
+            [figure_paths(name) for name in ALL_FIGURES],
+
+else:
+
+    rule all:
+        default_target: True
+        input:
+            LOOP_TARGETS,

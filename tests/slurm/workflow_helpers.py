@@ -30,6 +30,10 @@ GPU_RULES = {
     "lyapunov_spectrum",
     "lyapunov_attribution",
     "lyapunov_attention",
+    "loop_spectrum",  # loop transformers (rules/loops.smk)
+    "loop_attribution",
+    "loop_cosine",
+    "loop_checkpoint",
 }
 # Target rules without an action: Snakemake runs them on the submit host.
 TARGET_RULES = {"all", "figures"}

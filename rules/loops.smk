@@ -1,0 +1,194 @@
+# Loop transformers as seed 004 measures them (issue 16): Ouro and Huginn as iterated maps,
+# their Benettin spectra over loop steps, per-sublayer attribution, cross-loop cosine
+# similarity and lambda_1 across a checkpoint series. Off unless the config has `loops`;
+# config/loops.yaml runs it alone (no `runs`: the decoder pipeline is not included).
+
+
+include: "loops_common.smk"
+
+
+LOOP_PARAMS = dict(
+    dtype=lambda wc: LOOPS["dtype"],
+    loop_state=lambda wc: LOOPS["loop_state"],
+    max_tokens=lambda wc: LOOPS["max_tokens"],
+    init_seed=lambda wc: LOOPS["init_seed"],
+    spec=lambda wc: LOOP_MODELS[wc.model],
+)
+
+
+rule loop_prepare:
+    """Download a hub loop model (config, safetensors, tokenizer) at its revision."""
+    output:
+        model=directory("resources/loop_models/{model}"),
+    log:
+        "logs/loops/prepare_{model}.log",
+    benchmark:
+        "benchmarks/out/loops/prepare_{model}.tsv"
+    wildcard_constraints:
+        model=_names_regex([n for n, s in LOOP_MODELS.items() if s["source"] == "hf"]),
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=lambda wc, attempt: int(30 + 10 * loop_params(wc.model) / 1e9) * attempt,
+    params:
+        spec=lambda wc: LOOP_MODELS[wc.model],
+    script:
+        "../scripts/loop_prepare.py"
+
+
+rule loop_prompts:
+    input:
+        unpack(loop_prompt_inputs),
+    output:
+        table="results/tables/loop_prompts.csv",
+    log:
+        "logs/loops/prompts.log",
+    benchmark:
+        "benchmarks/out/loops/prompts.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    params:
+        prompts=lambda wc: LOOPS["prompts"],
+    script:
+        "../scripts/loop_prompts.py"
+
+
+rule loop_spectrum:
+    input:
+        model=loop_model_input,
+        prompts="results/tables/loop_prompts.csv",
+    output:
+        spectrum="results/loops/{model}/loop_spectrum.csv",
+        convergence="results/loops/{model}/loop_convergence.csv",
+    log:
+        "logs/loops/spectrum_{model}.log",
+    benchmark:
+        "benchmarks/out/loops/spectrum_{model}.tsv"
+    wildcard_constraints:
+        model=_names_regex(LOOP_STUDY),
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **loop_resources("spectrum"),
+    params:
+        **LOOP_PARAMS,
+        spectrum=lambda wc: LOOPS["spectrum"],
+    script:
+        "../scripts/loop_spectrum.py"
+
+
+rule loop_attribution:
+    input:
+        model=loop_model_input,
+        prompts="results/tables/loop_prompts.csv",
+    output:
+        attribution="results/loops/{model}/loop_attribution.csv",
+        directions="results/loops/{model}/loop_directions.csv",
+    log:
+        "logs/loops/attribution_{model}.log",
+    benchmark:
+        "benchmarks/out/loops/attribution_{model}.tsv"
+    wildcard_constraints:
+        model=_names_regex(LOOP_STUDY),
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **loop_resources("attribution"),
+    params:
+        **LOOP_PARAMS,
+        attribution=lambda wc: LOOPS["attribution"],
+    script:
+        "../scripts/loop_attribution.py"
+
+
+rule loop_cosine:
+    input:
+        model=loop_model_input,
+        prompts="results/tables/loop_prompts.csv",
+    output:
+        cosine="results/loops/{model}/loop_cosine.csv",
+    log:
+        "logs/loops/cosine_{model}.log",
+    benchmark:
+        "benchmarks/out/loops/cosine_{model}.tsv"
+    wildcard_constraints:
+        model=_names_regex(LOOP_STUDY),
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **loop_resources("cosine"),
+    params:
+        **LOOP_PARAMS,
+        loops=lambda wc: LOOPS["cosine"]["loops"],
+    script:
+        "../scripts/loop_cosine.py"
+
+
+rule loop_checkpoint:
+    input:
+        model=loop_model_input,
+        prompts="results/tables/loop_prompts.csv",
+    output:
+        table="results/loops/{model}/loop_checkpoint.csv",
+    log:
+        "logs/loops/checkpoint_{model}.log",
+    benchmark:
+        "benchmarks/out/loops/checkpoint_{model}.tsv"
+    wildcard_constraints:
+        model=_names_regex([s["model"] for s in LOOP_SERIES]),
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **loop_resources("checkpoint"),
+    params:
+        **LOOP_PARAMS,
+        checkpoints=lambda wc: {
+            k: v for k, v in LOOPS["checkpoints"].items() if k != "series"
+        },
+        entry=lambda wc: next(s for s in LOOP_SERIES if s["model"] == wc.model),
+    script:
+        "../scripts/loop_checkpoint.py"
+
+
+rule loop_combine:
+    input:
+        lambda wc: (
+            expand(
+                "results/loops/{model}/loop_checkpoint.csv",
+                model=[s["model"] for s in LOOP_SERIES],
+            )
+            if wc.table == "loop_checkpoints"
+            else expand(
+                "results/loops/{model}/{table}.csv", model=LOOP_STUDY, table=wc.table
+            )
+        ),
+    output:
+        "results/tables/{table}.csv",
+    log:
+        "logs/loops/combine_{table}.log",
+    benchmark:
+        "benchmarks/out/loops/combine_{table}.tsv"
+    wildcard_constraints:
+        table=_names_regex(LOOP_PER_MODEL + ["loop_checkpoints"]),
+    conda:
+        "../envs/graph.yaml"
+    script:
+        "../scripts/loop_combine.py"
+
+
+if LOOPS:
+
+    rule fig_loops:
+        input:
+            **{t: f"results/tables/{t}.csv" for t in LOOP_TABLES if t != "loop_prompts"},
+        output:
+            **{f: loop_figure_files(f) for f in LOOP_FIGURES},
+        log:
+            "logs/figures/fig_loops.log",
+        benchmark:
+            "benchmarks/out/figures/fig_loops.tsv"
+        conda:
+            "../envs/plot.yaml"
+        script:
+            "../scripts/fig_loops.py"

@@ -1,0 +1,15 @@
+"""Single-probe lambda_1 of one checkpoint of a training series (seed 004 Fig. 3)."""
+from resdyn.io import save_csv
+from resdyn.logs import setup_logging
+from resdyn.loops.jobs import load_job
+from resdyn.loops.measurements import checkpoint_table, set_threads
+
+log = setup_logging(snakemake.log[0], "loop_checkpoint")
+p, c, e, name = snakemake.params, snakemake.params.checkpoints, snakemake.params.entry, snakemake.wildcards.model
+set_threads(snakemake.threads)
+model, prompts = load_job(snakemake.input.model, p.spec, p.dtype, snakemake.input.prompts, p.max_tokens,
+                          n_prompts=c["n_prompts"])
+table = checkpoint_table(model, prompts, name, checkpoint_step=e["step"], final=e.get("final", False),
+                         n_steps=c["loop_steps"], seed=c["seed"], loop_state=p.loop_state, init_seed=p.init_seed)
+save_csv(snakemake.output.table, table)
+log.info("%s (step %d): lambda1 %.4f over %d prompts", name, e["step"], table["lambda1"].mean(), len(table))

@@ -1,0 +1,12 @@
+"""Cosine similarity of one loop model's residual states across loops (seed 004 Fig. 4)."""
+from resdyn.io import save_csv
+from resdyn.logs import setup_logging
+from resdyn.loops.jobs import load_job
+from resdyn.loops.measurements import cosine_table, set_threads
+
+log = setup_logging(snakemake.log[0], "loop_cosine")
+p, name = snakemake.params, snakemake.wildcards.model
+set_threads(snakemake.threads)
+model, prompts = load_job(snakemake.input.model, p.spec, p.dtype, snakemake.input.prompts, p.max_tokens)
+save_csv(snakemake.output.cosine, cosine_table(model, prompts, name, n_loops=p.loops, init_seed=p.init_seed))
+log.info("%s: %d prompts, %d loops", name, len(prompts), p.loops)
