@@ -30,6 +30,7 @@ GPU_RULES = {
     "lyapunov_spectrum",
     "lyapunov_attribution",
     "lyapunov_attention",
+    "trajectory_generate",
 }
 # Target rules without an action: Snakemake runs them on the submit host.
 TARGET_RULES = {"all", "figures"}
