@@ -170,15 +170,40 @@ def test_greedy_decoding_matches_full_passes_and_sampling_is_seeded(one_torch_th
     from tiny_models import tiny_model
 
     model = tiny_model("llama")
-    prompt = torch.tensor([1, 40, 41, 42])
-    tokens, ent = decode(model, prompt, 5, "greedy")
-    seq = prompt.tolist()
-    for tok, h in zip(tokens, ent):
+    prompts = [torch.tensor([1, 40, 41, 42]), torch.tensor([1, 7, 8, 250])]
+    rngs = lambda seed: [sampling_rng(seed, i) for i in range(2)]  # noqa: E731
+    out = decode(model, prompts, 5, ("sampled", "greedy"), 1.5, rngs(3))
+    for prompt, decoded in zip(prompts, out):
+        for decoding, (tokens, ent) in decoded.items():
+            seq = prompt.tolist()
+            for tok, h in zip(tokens, ent):
+                with torch.no_grad():
+                    logits = model(torch.tensor([seq])).logits[0, -1]
+                if decoding == "greedy":
+                    assert tok == int(torch.argmax(logits))
+                np.testing.assert_allclose(h, entropy_nats(logits), rtol=1e-5)  # each row decodes its own sequence
+                seq.append(tok)
+    # prompt 1's sampled row: the inverse CDF of the tempered distribution at its own generator's uniforms
+    rng, seq = sampling_rng(3, 1), prompts[1].tolist()
+    for tok in out[1]["sampled"][0]:
         with torch.no_grad():
-            logits = model(torch.tensor([seq])).logits[0, -1]
-        assert tok == int(torch.argmax(logits))
-        np.testing.assert_allclose(h, entropy_nats(logits), rtol=1e-5)
+            p = torch.softmax(model(torch.tensor([seq])).logits[0, -1].double() / 1.5, -1).numpy()
+        assert tok == np.searchsorted(np.cumsum(p), rng.random() * np.cumsum(p)[-1], side="right")
         seq.append(tok)
-    a = decode(model, prompt, 6, "sampled", 1.5, sampling_rng(3, 0))
-    assert a == decode(model, prompt, 6, "sampled", 1.5, sampling_rng(3, 0))
-    assert a[0] != decode(model, prompt, 6, "sampled", 1.5, sampling_rng(4, 0))[0]
+    assert out == decode(model, prompts, 5, ("sampled", "greedy"), 1.5, rngs(3))
+    assert out[0]["sampled"][0] != decode(model, prompts, 5, ("sampled",), 1.5, rngs(4))[0]["sampled"][0]
+    with pytest.raises(ValueError, match="one length"):
+        decode(model, [prompts[0], prompts[1][:3]], 2)
+
+def test_saturated_design_gets_type_ii_sums_of_squares_from_nested_fits():
+    """One model, one trajectory per category (the tiny workflow per decoding): no residual df,
+    no F test; the category carries all of SS_total."""
+    frame = pd.DataFrame(dict(run="m0", category=["c0", "c1", "c2"], level=[1.0, 2.5, 6.0]))
+    sat = decompose(frame, "level").set_index("factor")
+    ss_total = ((frame["level"] - 3.1666666666666665) ** 2).sum()
+    np.testing.assert_allclose(sat.loc[["model", "category", "residual"], "sum_sq"], [0, ss_total, 0], atol=1e-9)
+    np.testing.assert_allclose(sat.loc["category", "share"], 1.0)
+    assert sat.loc["category", "df"] == 2 and sat.loc["residual", "df"] == 0
+    assert np.isnan(sat.loc["category", "p_value"])
+    with_reps = decompose(pd.concat([frame, frame.assign(level=frame["level"] + 0.5)]), "level").set_index("factor")
+    np.testing.assert_allclose(with_reps.loc["category", "sum_sq"], 2 * ss_total, rtol=1e-9)  # same SS via anova_lm

@@ -36,17 +36,30 @@ def next_token(logits: torch.Tensor, decoding: str, temperature: float, rng: np.
 
 
 @torch.no_grad()
-def decode(model, prompt_ids: torch.Tensor, n_tokens: int, decoding: str, temperature: float = 1.0,
-           rng: np.random.Generator | None = None) -> tuple[list[int], list[float]]:
-    """(new token ids, entropies H_1..H_T) of one prompt."""
+def decode(model, prompts, n_tokens: int, decodings=DECODINGS, temperature: float = 1.0,
+           rngs=None) -> list[dict[str, tuple[list[int], list[float]]]]:
+    """[{decoding: (new token ids, entropies H_1..H_T)}] of prompts of one length.
+
+    Every (prompt, decoding) is a row of one batch (equal lengths: no padding, no mask).
+    A decoding step is bound by reading the weights, so twelve rows cost about what one
+    does. rngs[i] draws prompt i's sampled tokens (its own generator: the draws do not
+    depend on the batch).
+    """
     device = next(model.parameters()).device
-    ids = torch.as_tensor(prompt_ids).reshape(1, -1).to(device)
-    out = model(input_ids=ids, use_cache=True)
-    tokens, entropies = [], []
+    lengths = {len(p) for p in prompts}
+    if len(lengths) != 1:
+        raise ValueError(f"decode takes prompts of one length, got lengths {sorted(lengths)}")
+    rows = [(i, d) for i in range(len(prompts)) for d in decodings]
+    ids = torch.stack([torch.as_tensor(prompts[i]) for i, _ in rows]).to(device)
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    result = [{d: ([], []) for d in decodings} for _ in prompts]
     for _ in range(n_tokens):
-        logits = out.logits[0, -1]
-        entropies.append(entropy_nats(logits))
-        tokens.append(next_token(logits, decoding, temperature, rng))
-        step = torch.tensor([[tokens[-1]]], device=device)
-        out = model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
-    return tokens, entropies
+        step = []
+        for row, (i, d) in enumerate(rows):
+            logits = out.logits[row, -1]
+            result[i][d][1].append(entropy_nats(logits))
+            result[i][d][0].append(next_token(logits, d, temperature, rngs[i] if rngs is not None else None))
+            step.append(result[i][d][0][-1])
+        out = model(input_ids=torch.tensor(step, device=device)[:, None], past_key_values=out.past_key_values,
+                    use_cache=True, logits_to_keep=1)
+    return result

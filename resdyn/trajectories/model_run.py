@@ -22,11 +22,18 @@ def trajectory_tokens(model, tokenizer, prompts, run: str, *, prompt_tokens: int
 
     rows = []
     ids_all = tokenize(tokenizer, [text for _, text in prompts], prompt_tokens, bos)
+    decoded = [None] * len(prompts)
+    for length in sorted({len(ids) for ids in ids_all}):  # one batch per prompt length
+        group = [i for i, ids in enumerate(ids_all) if len(ids) == length]
+        t0 = time.time()
+        out = decode(model, [ids_all[i] for i in group], n_tokens, DECODINGS, temperature,
+                     [sampling_rng(seed, i) for i in group])
+        for i, o in zip(group, out):
+            decoded[i] = o
+        log.info("run %s: %d prompts of %d tokens decoded (%.1f s)", run, len(group), length, time.time() - t0)
     for prompt, ((category, _), ids) in enumerate(zip(prompts, ids_all)):
-        for decoding in DECODINGS:
+        for decoding, (new, entropies) in decoded[prompt].items():
             t0 = time.time()
-            rng = sampling_rng(seed, prompt) if decoding == "sampled" else None
-            new, entropies = decode(model, ids, n_tokens, decoding, temperature, rng)
             sequence = ids.tolist() + new
             n_prompt = len(ids)
             # the pass that drew token T is over everything before it

@@ -4,7 +4,8 @@ Two-way additive ANOVA (statsmodels OLS y ~ C(run) + C(category), type II sums o
 squares); share = SS_factor / SS_total with SS_total = sum (y - mean y)^2. With every
 model decoding every prompt the design is balanced and the shares add up to 1; the
 residual holds the prompt-within-category, interaction and (for decoding `all`)
-decoding variance. A factor with one level (a one-model panel) has SS 0 and df 0.
+decoding variance. A factor with one level (a one-model panel) has SS 0 and df 0; a
+saturated fit (no residual df) gets its type II SS from nested OLS fits and no F test.
 """
 from __future__ import annotations
 
@@ -27,8 +28,16 @@ def decompose(frame: pd.DataFrame, response: str) -> pd.DataFrame:
     formula = "y ~ " + (" + ".join(f"C({col})" for col in terms.values()) or "1")
     fit = smf.ols(formula, data=data).fit()
     rows = []
-    if terms:
+    if terms and fit.df_resid > 0:
         table = anova_lm(fit, typ=2)
+    elif terms:  # saturated (no residual df, a tiny panel): type II SS from nested fits, no F test
+        table = {}
+        for col in terms.values():
+            others = " + ".join(f"C({c})" for c in terms.values() if c != col) or "1"
+            reduced = smf.ols(f"y ~ {others}", data=data).fit()
+            table[f"C({col})"] = dict(df=reduced.df_resid - fit.df_resid, sum_sq=reduced.ssr - fit.ssr,
+                                      F=np.nan, **{"PR(>F)": np.nan})
+        table = pd.DataFrame(table).T
     for name, col in FACTORS.items():
         if name in terms:
             r = table.loc[f"C({col})"]
