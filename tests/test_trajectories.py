@@ -7,7 +7,7 @@ import torch
 
 from resdyn.lyapunov.qr_flow import random_unit_vector
 from resdyn.trajectories.collapse import collapse_table, episodes, exit_share
-from resdyn.trajectories.normalise import MAD_SCALE, add_scores, clipped_mad, summaries
+from resdyn.trajectories.normalise import add_scores, clipped_mad, summaries
 from resdyn.trajectories.regimes import classify, regime_table
 from resdyn.trajectories.token_metrics import ftle_and_kinematic, repeats_ngram
 from resdyn.trajectories.variance import decompose
@@ -85,7 +85,8 @@ def test_ct_dynamical_of_a_model_uses_the_context_of_each_position(one_torch_thr
 
 def test_clipped_mad_known_values_affine_invariance_and_bound():
     x = np.array([1.0, 2.0, 3.0, 4.0, 100.0])  # median 3, MAD 1
-    np.testing.assert_allclose(clipped_mad(x, 3.0), [-2 / MAD_SCALE, -1 / MAD_SCALE, 0, 1 / MAD_SCALE, 3.0])
+    k = 1.4826  # 1 / Phi^-1(3/4): 1.4826 MAD estimates a normal sample's standard deviation
+    np.testing.assert_allclose(clipped_mad(x, 3.0), [-2 / k, -1 / k, 0, 1 / k, 3.0])
     y = np.random.default_rng(1).standard_t(2, size=500)
     z = clipped_mad(y, 2.5)
     np.testing.assert_allclose(clipped_mad(7.3 * y - 4.1, 2.5), z, atol=1e-12)

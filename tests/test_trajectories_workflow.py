@@ -39,3 +39,5 @@ def test_same_config_gives_identical_trajectory_tables(tmp_path):
     sums = variance.groupby(["metric", "normalisation", "summary", "decoding"])["share"].sum()
     np.testing.assert_allclose(sums.dropna(), 1.0, atol=1e-9)  # balanced panel: type II shares add up
     assert set(variance.loc[variance.factor == "model", "df"]) == {1.0}
+    collapse = pd.read_csv(work / "results/tables/trajectory_collapse.csv").set_index(["run", "decoding"])
+    assert collapse.loc[("all", "all"), "n_episodes"] > 0  # the identity above covers the bootstrap too
