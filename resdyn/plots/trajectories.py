@@ -21,8 +21,7 @@ def phase_map(regimes: pd.DataFrame):
                 s = g[(g["run"] == run) & (g["decoding"] == decoding)]
                 colours = [REGIME_COLOURS[r] for r in s["regime"]]
                 ax.scatter(s["level"], s["variability"], marker=MARKERS[i % len(MARKERS)], s=30,
-                           c=colours if fill else "none", edgecolors=colours, linewidths=1,
-                           label=f"{run} ({decoding})")
+                           c=colours if fill else "none", edgecolors=colours, linewidths=1)
         lo, hi, vh = g[["level_low", "level_high", "variability_high"]].iloc[0]
         for x in (lo, hi):
             ax.axvline(x, color="0.5", lw=0.8, ls="--")
@@ -30,6 +29,10 @@ def phase_map(regimes: pd.DataFrame):
         ax.set_xlabel(f"level (median {metric}, {norm})")
         ax.set_ylabel("variability (IQR)")
         ax.set_title(f"{metric}, {norm.upper()}")
+    for i, run in enumerate(runs):  # grey proxies: marker = run, filled = greedy
+        for decoding, fill in (("greedy", "0.4"), ("sampled", "none")):
+            axes[0, 0].scatter([], [], marker=MARKERS[i % len(MARKERS)], c=fill, edgecolors="0.4",
+                               label=f"{run} ({decoding})")
     for colour_name, colour in REGIME_COLOURS.items():
         axes[0, 0].scatter([], [], color=colour, label=colour_name)
     axes[0, 0].legend(fontsize=6, loc="best")
