@@ -1,9 +1,11 @@
 # Token trajectories during generation (issue 17): ct_t per generated token, regimes,
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
 # statistics pool the runs (normalisation per run, thresholds over the panel).
+from resdyn.run_roles import null_runs
 
 TRAJ = config["token_trajectories"]
-TRAJ_RUNS = TRAJ["runs"] or RUNS
+# default: every run that is not a declared null (`null_of`: random weights would set the pooled thresholds)
+TRAJ_RUNS = TRAJ["runs"] or [r for r in RUNS if r not in null_runs(config["runs"])]
 TRAJECTORY_TABLES = [
     "trajectory_tokens",
     "trajectory_summary",
@@ -29,7 +31,11 @@ rule trajectory_generate:
     resources:
         **job_resources("gpu_jacobian"),
     params:
-        traj={k: v for k, v in TRAJ.items() if k not in ("clip", "spike", "regimes", "collapse", "runs")},
+        traj={
+            k: v
+            for k, v in TRAJ.items()
+            if k not in ("clip", "spike", "regimes", "collapse", "runs")
+        },
         bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
     script:
         "../scripts/trajectory_generate.py"
@@ -39,7 +45,10 @@ rule trajectory_statistics:
     input:
         expand("results/{run}/tables/trajectory_tokens.csv", run=TRAJ_RUNS),
     output:
-        **{name.removeprefix("trajectory_"): table_file(name) for name in TRAJECTORY_TABLES},
+        **{
+            name.removeprefix("trajectory_"): table_file(name)
+            for name in TRAJECTORY_TABLES
+        },
     log:
         "logs/trajectories/statistics.log",
     benchmark:

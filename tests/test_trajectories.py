@@ -208,3 +208,16 @@ def test_saturated_design_gets_type_ii_sums_of_squares_from_nested_fits():
     assert np.isnan(sat.loc["category", "p_value"])
     with_reps = decompose(pd.concat([frame, frame.assign(level=frame["level"] + 0.5)]), "level").set_index("factor")
     np.testing.assert_allclose(with_reps.loc["category", "sum_sq"], 2 * ss_total, rtol=1e-9)  # same SS via anova_lm
+
+
+def test_trajectory_config_errors_name_the_key():
+    from resdyn.config_checks import ConfigError, check_trajectory_keys
+
+    runs = {"a": {"source": "init"}}
+    with pytest.raises(ConfigError, match=r"token_trajectories.runs: \['b'\] are not runs"):
+        check_trajectory_keys({"runs": runs, "token_trajectories": {"runs": ["a", "b"]}})
+    with pytest.raises(ConfigError, match="token_trajectories.spike = 3.0 must be below token_trajectories.clip = 3.0"):
+        check_trajectory_keys({"runs": runs, "token_trajectories": {"spike": 3.0, "clip": 3.0}})
+    with pytest.raises(ConfigError, match="level_quantiles"):
+        check_trajectory_keys({"runs": runs, "token_trajectories": {"regimes": {"level_quantiles": [0.6, 0.3]}}})
+    check_trajectory_keys({"runs": runs, "token_trajectories": {"runs": ["a"], "spike": 2.0, "clip": 3.0}})
