@@ -1,5 +1,7 @@
 """The token-trajectory table on the GPU against the CPU (float64 tiny Gemma 3: sliding
-windows, KV cache, JVPs through depth at every generated position)."""
+windows, KV cache, JVPs through depth at every generated position). Gemma's RMSNorm runs
+in float32 even in a float64 model (ct_dynamical moves by ~5e-9 with the QR cadence on
+the CPU alone), so the tolerance is float32's, not float64's."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,4 +33,4 @@ def test_trajectory_table_on_the_device_matches_cpu_float64(device):
     exact = ["run", "prompt", "category", "decoding", "t", "position", "token_id", "repeat"]
     pd.testing.assert_frame_equal(dev[exact], cpu[exact])  # the same tokens drawn on both
     for col in ("ct_dynamical", "ct_dynamical_seed_std", "ct_kinematic", "entropy"):
-        np.testing.assert_allclose(dev[col], cpu[col], rtol=1e-9, atol=1e-10, err_msg=col)
+        np.testing.assert_allclose(dev[col], cpu[col], rtol=1e-6, atol=1e-7, err_msg=col)
