@@ -33,6 +33,7 @@ if "runs" in config:
     include: "rules/graphs.smk"
     include: "rules/coupling.smk"
     include: "rules/lyapunov.smk"
+    include: "rules/trajectories.smk"
     include: "rules/protocols.smk"
     include: "rules/tables.smk"
     include: "rules/findings.smk"

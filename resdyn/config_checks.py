@@ -139,8 +139,25 @@ def _check_layer_keys(name: str, spec: dict) -> None:
         raise ConfigError(f"runs.{name}.regime_layers = {regime} must lie below runs.{name}.n_layers = {layers}")
 
 
+def check_trajectory_keys(config: dict) -> None:
+    """token_trajectories: runs exist, spikes lie inside the clip, thresholds in order."""
+    traj = config.get("token_trajectories", {})
+    unknown = [r for r in traj.get("runs") or [] if r not in config["runs"]]
+    if unknown:
+        raise ConfigError(f"token_trajectories.runs: {unknown} are not runs; runs are {sorted(config['runs'])}")
+    if traj.get("spike", 2.0) >= traj.get("clip", 3.0):
+        raise ConfigError(f"token_trajectories.spike = {traj.get('spike', 2.0)} must be below token_trajectories.clip = "
+                          f"{traj.get('clip', 3.0)}: no clipped score could exceed it")
+    lo, hi = traj.get("regimes", {}).get("level_quantiles", [1 / 3, 2 / 3])
+    if not lo < hi:
+        raise ConfigError(f"token_trajectories.regimes.level_quantiles = {[lo, hi]} must increase")
+    if traj.get("min_chars", 200) > traj.get("max_chars", 800):
+        raise ConfigError("token_trajectories.min_chars exceeds token_trajectories.max_chars: no prompt could pass")
+
+
 def check_config(config: dict, models_dir="resources/models") -> None:
     check_fidelity_keys(config)
+    check_trajectory_keys(config)
     _check_single_keys(config)
     runs = config["runs"]
     check_null_roles(runs)

@@ -62,9 +62,13 @@ def pydoc_paragraphs() -> Iterator[str]:
 _STDLIB_SKIP = {"test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "turtledemo", "ensurepip", "pydoc_data"}
 
 
-def stdlib_docstring_paragraphs() -> Iterator[str]:
+def stdlib_docstring_paragraphs(with_kind: bool = False) -> Iterator[str] | Iterator[tuple[str, str]]:
     """Prose paragraphs of the public standard library's docstrings, files in sorted path order,
-    docstrings in source order; parsed with `ast`, so no module is imported."""
+    docstrings in source order; parsed with `ast`, so no module is imported.
+
+    with_kind: yield (kind, paragraph), kind `module_docstring` (module and class docstrings)
+    or `function_docstring` (functions and methods), the prompt categories of the
+    token-trajectory stage."""
     import ast
     import sysconfig
 
@@ -81,7 +85,9 @@ def stdlib_docstring_paragraphs() -> Iterator[str]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                yield from prose_paragraphs(ast.get_docstring(node) or "")
+                kind = "module_docstring" if isinstance(node, (ast.Module, ast.ClassDef)) else "function_docstring"
+                for paragraph in prose_paragraphs(ast.get_docstring(node) or ""):
+                    yield (kind, paragraph) if with_kind else paragraph
 
 
 def python_docs_paragraphs() -> Iterator[str]:
@@ -89,6 +95,20 @@ def python_docs_paragraphs() -> Iterator[str]:
     import itertools
 
     yield from _first_occurrences(itertools.chain(pydoc_paragraphs(), stdlib_docstring_paragraphs()))
+
+
+def python_docs_categorised() -> Iterator[tuple[str, str]]:
+    """(category, paragraph) of offline_python_docs in its order: `language_reference` (pydoc
+    topic pages), then each docstring paragraph with its kind (see stdlib_docstring_paragraphs)."""
+    import itertools
+
+    seen = set()
+    tagged = itertools.chain((("language_reference", p) for p in pydoc_paragraphs()),
+                             stdlib_docstring_paragraphs(with_kind=True))
+    for category, paragraph in tagged:
+        if paragraph and paragraph not in seen:
+            seen.add(paragraph)
+            yield category, paragraph
 
 
 def _first_occurrences(paragraphs: Iterable[str]) -> Iterator[str]:

@@ -79,3 +79,20 @@ def test_strip_is_an_option(tmp_path):
     with pytest.raises(CorpusError, match="only 0"):
         load_samples(cfg)  # stripped: 199 characters, below the window
     assert load_samples({**cfg, "strip": False}) == [" " + "x" * 199 + " \n"]
+
+
+def test_python_docs_categories_tag_the_same_paragraphs_in_the_same_order():
+    import itertools
+
+    from resdyn.corpus import pydoc_paragraphs, python_docs_categorised, python_docs_paragraphs
+
+    tagged = list(itertools.islice(python_docs_categorised(), 1500))
+    assert [p for _, p in tagged] == list(itertools.islice(python_docs_paragraphs(), 1500))
+    n_ref = len(list(pydoc_paragraphs()))
+    kinds = [c for c, _ in tagged]
+    assert set(kinds[:n_ref]) == {"language_reference"}
+    assert set(kinds[n_ref:]) == {"module_docstring", "function_docstring"}
+    # abc.py is the first file in sorted order: its module docstring, then abstractmethod's
+    by_text = {p: c for c, p in tagged}
+    assert by_text["Abstract Base Classes (ABCs) according to PEP 3119."] == "module_docstring"
+    assert by_text["A decorator indicating abstract methods."] == "function_docstring"

@@ -32,6 +32,7 @@ UPSTREAM = {
     "lyapunov_spectrum",
     "lyapunov_attribution",
     "lyapunov_attention",
+    "trajectory_generate",
 }
 TARGETS = {"all", "figures"}
 TINY = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())

@@ -34,6 +34,7 @@ GPU_RULES = {
     "loop_attribution",
     "loop_cosine",
     "loop_checkpoint",
+    "trajectory_generate",
 }
 # Target rules without an action: Snakemake runs them on the submit host.
 TARGET_RULES = {"all", "figures"}
