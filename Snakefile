@@ -30,6 +30,7 @@ include: "rules/graphs.smk"
 include: "rules/coupling.smk"
 include: "rules/lyapunov.smk"
 include: "rules/protocols.smk"
+include: "rules/checkpoint_series.smk"
 include: "rules/tables.smk"
 include: "rules/findings.smk"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from resdyn.checkpoint_series import SeriesError, declared_series
 from resdyn.run_roles import null_of
 
 
@@ -72,6 +73,14 @@ def check_null_roles(runs: dict) -> None:
         raise ConfigError(str(err)) from None
 
 
+def check_checkpoint_series(config: dict) -> None:
+    """`checkpoint_series.<name>`: runs that exist, at least 2, one strictly increasing step each."""
+    try:
+        declared_series(config.get("checkpoint_series"), config["runs"])
+    except SeriesError as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_width(config: dict, run: str, d: int) -> None:
     """Keys bounded by a run's hidden size d: spectra.k (top-k singular values) and
     graphs.knn (neighbours per unit, itself excluded)."""
@@ -115,6 +124,7 @@ def check_config(config: dict, models_dir="resources/models") -> None:
     _check_single_keys(config)
     runs = config["runs"]
     check_null_roles(runs)
+    check_checkpoint_series(config)
     for name, spec in runs.items():
         if spec["source"] == "init":
             has_base, has_config = "base" in spec, "config" in spec
