@@ -415,7 +415,8 @@ def _series_rows(ctx: Context, name: str, t: pd.DataFrame) -> list[dict]:
                 continue
             tr = trend(steps, v)
             fmt = "{:.0f}" if q == "n_fdr_sig" else "{:.3g}"
-            parts.append(f"{q}: " + " → ".join(fmt.format(x) for x in v) + f"; ρ = {tr['rho']:+.2f}"
+            rho = f"ρ = {tr['rho']:+.2f}" if np.isfinite(tr["rho"]) else "ρ undefined (constant)"
+            parts.append(f"{q}: " + " → ".join(fmt.format(x) for x in v) + f"; {rho}"
                          + ("" if tr["monotone"] else " (not monotone)"))
             ok = ok and grows(tr, sign)
         res = NO_RESOLUTION

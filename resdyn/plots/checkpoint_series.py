@@ -24,11 +24,23 @@ PANELS = {
 STYLES = ["-", "--", ":", "-."]
 
 
+def step_label(step: int) -> str:
+    """143000 -> '143k', 1413814 -> '1.41M'."""
+    for scale, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if step >= scale:
+            return f"{step / scale:.3g}{suffix}"
+    return str(step)
+
+
 def _step_axis(ax, steps: np.ndarray) -> None:
+    """symlog (linear below the first non-zero step, so step 0 is on the axis), ticks at the steps."""
+    steps = np.unique(steps.astype(int))
     positive = steps[steps > 0]
     linthresh = float(positive.min()) if positive.size else 1.0
     ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
-    ax.set_xlim(left=0 if steps.min() == 0 else None)
+    ax.set_xticks(steps, [step_label(int(s)) for s in steps], rotation=45 if steps.size > 5 else 0)
+    ax.minorticks_off()
+    ax.set_xlim(steps.min(), steps.max() * 1.15)  # symlog's margins would reach below step 0
     ax.set_xlabel("training step")
 
 
