@@ -35,6 +35,7 @@ if "runs" in config:
     include: "rules/lyapunov.smk"
     include: "rules/trajectories.smk"
     include: "rules/protocols.smk"
+    include: "rules/checkpoint_series.smk"
     include: "rules/tables.smk"
     include: "rules/findings.smk"
 

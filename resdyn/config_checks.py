@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from resdyn.checkpoint_series import SeriesError, declared_series
 from resdyn.run_roles import null_of
 
 
@@ -69,6 +70,14 @@ def check_null_roles(runs: dict) -> None:
     try:
         null_of(runs)
     except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_checkpoint_series(config: dict) -> None:
+    """`checkpoint_series.<name>`: runs that exist, at least 2, one strictly increasing step each."""
+    try:
+        declared_series(config.get("checkpoint_series"), config["runs"])
+    except SeriesError as err:
         raise ConfigError(str(err)) from None
 
 
@@ -140,11 +149,8 @@ def _check_layer_keys(name: str, spec: dict) -> None:
 
 
 def check_trajectory_keys(config: dict) -> None:
-    """token_trajectories: runs exist, spikes lie inside the clip, thresholds in order."""
+    """token_trajectories: spikes lie inside the clip, thresholds in order (its runs: check_map_runs)."""
     traj = config.get("token_trajectories", {})
-    unknown = [r for r in traj.get("runs") or [] if r not in config["runs"]]
-    if unknown:
-        raise ConfigError(f"token_trajectories.runs: {unknown} are not runs; runs are {sorted(config['runs'])}")
     if traj.get("spike", 2.0) >= traj.get("clip", 3.0):
         raise ConfigError(f"token_trajectories.spike = {traj.get('spike', 2.0)} must be below token_trajectories.clip = "
                           f"{traj.get('clip', 3.0)}: no clipped score could exceed it")
@@ -155,12 +161,55 @@ def check_trajectory_keys(config: dict) -> None:
         raise ConfigError("token_trajectories.min_chars exceeds token_trajectories.max_chars: no prompt could pass")
 
 
+def _model_type(name: str, runs: dict, models_dir: Path) -> str | None:
+    """model_type of a run where it is known without loading weights (a literal or local
+    config, an init run's base, a prepared folder), else None."""
+    spec = runs[name]
+    if spec["source"] == "init":
+        if "config" in spec:
+            return spec["config"].get("model_type")
+        return _model_type(spec["base"], runs, models_dir)
+    for folder in ([Path(spec["path"])] if spec["source"] == "local" else []) + [models_dir / name]:
+        if (folder / "config.json").is_file():
+            cfg = json.loads((folder / "config.json").read_text())
+            return cfg.get("text_config", cfg).get("model_type", cfg.get("model_type"))
+    return None
+
+
+def check_map_runs(config: dict, models_dir: Path) -> None:
+    """lyapunov.runs and token_trajectories.runs name runs whose layers the Lyapunov maps
+    split (the closed-form types), where the type is known at start-up; a hub run's type is
+    checked again when its job starts, before any weight is read."""
+    from resdyn.models.architectures import ARCHITECTURES
+    from resdyn.run_roles import null_runs
+
+    runs = config["runs"]
+    lyapunov = config.get("lyapunov", {}).get("runs")
+    trajectories = config.get("token_trajectories", {}).get("runs")
+    selected = {
+        "lyapunov.runs": list(runs) if lyapunov is None else lyapunov,
+        "token_trajectories.runs": [r for r in runs if r not in null_runs(runs)] if trajectories is None else trajectories,
+    }
+    for key, names in selected.items():
+        unknown = [r for r in names if r not in runs]
+        if unknown:
+            raise ConfigError(f"{key}: {unknown} are not runs; runs are {sorted(runs)}")
+        for name in names:
+            model_type = _model_type(name, runs, models_dir)
+            if model_type is not None and model_type not in ARCHITECTURES:
+                raise ConfigError(
+                    f"{key} holds run {name!r}, a {model_type!r} model: the Lyapunov maps split only the "
+                    f"closed-form types {sorted(ARCHITECTURES)}; list the runs to measure in {key}"
+                )
+
+
 def check_config(config: dict, models_dir="resources/models") -> None:
     check_fidelity_keys(config)
     check_trajectory_keys(config)
     _check_single_keys(config)
     runs = config["runs"]
     check_null_roles(runs)
+    check_checkpoint_series(config)
     for name, spec in runs.items():
         _check_layer_keys(name, spec)
         if spec["source"] == "init":
@@ -175,6 +224,7 @@ def check_config(config: dict, models_dir="resources/models") -> None:
                 raise ConfigError(f"runs.{name}.n_layers: an init run with a base has the base's layers; set it on runs.{spec['base']}")
         if spec["source"] == "local" and not (Path(spec["path"]) / "config.json").is_file():
             raise ConfigError(f"runs.{name}.path = {spec['path']!r} holds no Hugging Face model (no config.json)")
+    check_map_runs(config, Path(models_dir))
     for name, spec in runs.items():
         d = _hidden_size(spec, runs, Path(models_dir))
         prepared = Path(models_dir) / name / "config.json"

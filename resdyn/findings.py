@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from resdyn.checkpoint_series import grows, trend
+
 HOLDS, DIFFERS, NOT_TESTABLE = "holds", "differs", "not testable with these runs"
 # the rule holds at one end of the number's band and fails at the other (e.g. over Schur orders)
 NOT_RESOLVED = "not resolved: depends on an arbitrary choice"
@@ -363,12 +365,90 @@ def coupling_counts(ctx: Context) -> list[dict]:
     return out
 
 
+# Training claims over a declared checkpoint order (checkpoint_series.csv, resdyn/checkpoint_series.py):
+# (finding, paper_ref, paper_value, quantities, sign of the trend, what the rule reads)
+SERIES_CLAIMS = [
+    ("coupling emerges monotonically over training", "§3.3, Fig. 7d",
+     "OLMo FDR-significant layers 0 → 14 → 24 of 32 (step 0, 471k, 1.41M)", ["n_fdr_sig"], +1),
+    ("median Cohen's d grows over training", "§3.3, Fig. 7d", "OLMo median d 0.007 → 0.124 → 0.248",
+     ["median_cohens_d"], +1),
+    ("erank(P₀) falls over training", "§2.2, Fig. 4d", "OLMo erank(P₀) ≈ 326 (step 0) → ≈ 42 (1.41M)",
+     ["erank_p0"], -1),
+    ("training lowers early/mid self-alignment", "Table 2, §2.1",
+     "OLMo step 0 → 1.41M: early 0.635 → 0.428, mid 0.951 → 0.653 (late 0.979 → 0.859, 'largely intact')",
+     ["self_alignment_early", "self_alignment_mid"], -1),
+]
+SERIES_EVERY = [  # claims the paper makes of every configuration, step 0 included or not
+    ("mesoscale variance above null at every checkpoint", "§3.2, Fig. S9",
+     "above null at every configuration; OLMo step 0 32/32 layers, median z = 19.2 (partly architectural)",
+     "frac_mesoscale_above_null", 0.5, True,
+     "holds if at every checkpoint of the series at least half of the layers have z > 1.96"),
+    ("complex-pair fraction at every trained checkpoint", "§2, Fig. 1, Fig. S1",
+     "≈98% of eigenvalues in complex-conjugate pairs (every model and layer)", "frac_complex_robust", 0.90, False,
+     "holds if the layer-mean robust complex-pair fraction is ≥ 0.90 at every checkpoint with step > 0"),
+]
+
+
+def _series_rows(ctx: Context, name: str, t: pd.DataFrame) -> list[dict]:
+    order = t.drop_duplicates("run").sort_values("step")
+    runs, steps = list(order["run"]), list(order["step"])
+    last, null = runs[-1], ctx.null_of.get(runs[-1], "")
+    label = f"series {name}: " + " → ".join(f"{r} ({s})" for r, s in zip(runs, steps))
+
+    def values(q):
+        v = t[t["quantity"] == q].set_index("run")["value"]
+        return [float(v.get(r, np.nan)) for r in runs]
+
+    out = []
+    for finding, ref, paper, quantities, sign in SERIES_CLAIMS:
+        word = "grows" if sign > 0 else "falls"
+        rule = (f"holds if, over the declared training order, the Spearman ρ(step, value) is "
+                f"{'positive' if sign > 0 else 'negative'} and the last checkpoint's value is "
+                f"{'above' if sign > 0 else 'below'} the first's (it {word} with training)"
+                + (" for each of " + ", ".join(quantities) if len(quantities) > 1 else ""))
+        parts, ok, testable = [], True, True
+        for q in quantities:
+            v = values(q)
+            if not np.all(np.isfinite(v)):
+                testable = False
+                parts.append(f"{q}: undefined at " + ", ".join(r for r, x in zip(runs, v) if not np.isfinite(x)))
+                continue
+            tr = trend(steps, v)
+            fmt = "{:.0f}" if q == "n_fdr_sig" else "{:.3g}"
+            rho = f"ρ = {tr['rho']:+.2f}" if np.isfinite(tr["rho"]) else "ρ undefined (constant)"
+            parts.append(f"{q}: " + " → ".join(fmt.format(x) for x in v) + f"; {rho}"
+                         + ("" if tr["monotone"] else " (not monotone)"))
+            ok = ok and grows(tr, sign)
+        res = NO_RESOLUTION
+        if "erank_p0" in quantities:
+            src = t.loc[t["quantity"] == "erank_p0", "source"]
+            res = ("truncated SVD: erank capped at the kept rank" if src.str.contains("truncated").any()
+                   else "exact product and full SVD (no rank cap)")
+        out.append(_row(f"{finding} ({name})", ref, paper, last, f"{label}; " + "; ".join(parts),
+                        _verdict(ok) if testable else NOT_TESTABLE, rule, res, null_run=null))
+    for finding, ref, paper, q, threshold, with_step0, rule in SERIES_EVERY:
+        v = values(q)
+        keep = [(r, s, x) for r, s, x in zip(runs, steps, v) if with_step0 or s > 0]
+        if not keep or not all(np.isfinite(x) for _, _, x in keep):
+            out.append(_row(f"{finding} ({name})", ref, paper, last, f"{label}; {q} undefined", NOT_TESTABLE, rule,
+                            null_run=null))
+            continue
+        measured = f"{label}; {q}: " + ", ".join(f"{x:.3g}" for _, _, x in keep)
+        out.append(_row(f"{finding} ({name})", ref, paper, last, measured,
+                        _verdict(all(x >= threshold for _, _, x in keep)), rule, null_run=null))
+    return out
+
+
 def coupling_trajectory(ctx: Context) -> list[dict]:
-    """The paper's 0 → 14 → 24 needs checkpoints in training order; a config declares only null pairs."""
-    rule = "needs ≥ 3 checkpoints of one model in declared training order (FDR counts non-decreasing)"
+    """The paper's training claims over each declared checkpoint series (``checkpoint_series``);
+    without one, the 0 → 14 → 24 row is not testable (null pairs carry no checkpoint order)."""
+    series = ctx.table("checkpoint_series")
+    if series is not None and len(series):
+        return [r for name, t in series.groupby("series", sort=False) for r in _series_rows(ctx, name, t)]
+    rule = "needs a declared checkpoint order (checkpoint_series) of ≥ 2 runs: FDR counts grow with training step"
     return [_row("coupling emerges monotonically over training", "§3.3, Fig. 7d", "OLMo 0 → 14 → 24 of 32 "
                  "(step 0, 471k, 1.41M); median d 0.007 → 0.124 → 0.248", run,
-                 "the config declares null pairs (null_of), not a checkpoint order; the null → trained endpoints "
+                 "the config declares null pairs (null_of) but no checkpoint_series; the null → trained endpoints "
                  "are in 'FDR-significant coupling layers'", NOT_TESTABLE, rule, null_run=ctx.null_of[run])
             for run in ctx.trained if run in ctx.null_of]
 

@@ -24,7 +24,9 @@ rule extract_activations:
     params:
         batch_size=config["activations"]["batch_size"],
         bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
-        trained=lambda wc: config["runs"][wc.run]["source"] != "init",
+        # a declared null (e.g. a hub checkpoint at step 0) sits at the baseline as an init run does
+        trained=lambda wc: config["runs"][wc.run]["source"] != "init"
+        and "null_of" not in config["runs"][wc.run],
         health=config["activations"]["health"],
     script:
         "../scripts/extract_activations.py"

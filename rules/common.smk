@@ -37,6 +37,7 @@ check_config(config)
 # PER_RUN_TABLES lists the names that `combine_table` builds from per-run pieces.
 ALL_TABLES = []
 PER_RUN_TABLES = []
+TABLE_RUNS = {}  # name -> the runs a per-run table combines, where not every run
 ALL_FIGURES = []
 
 

@@ -12,6 +12,7 @@ FINDINGS_TABLES = [
     "coupling",
     "coupling_summary",
     "rate_coupling",
+    "checkpoint_series",  # only where a series is declared (rules/checkpoint_series.smk)
 ]
 FINDINGS_FILES = [
     "results/findings.csv",

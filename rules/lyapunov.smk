@@ -2,6 +2,8 @@
 # Benettin spectra, per-sublayer attribution, attention products, bridge statistics.
 
 LYAPUNOV = config["lyapunov"]
+# lyapunov.runs: the runs measured (null: every run; []: the stage is off)
+LYAPUNOV_RUNS = RUNS if LYAPUNOV.get("runs") is None else list(LYAPUNOV["runs"])
 LYAPUNOV_RUN_TABLES = [
     "lyapunov_ftle",
     "lyapunov_ftle_profile",
@@ -10,16 +12,18 @@ LYAPUNOV_RUN_TABLES = [
     "lyapunov_attribution",
     "lyapunov_attention",
 ]
-ALL_TABLES += LYAPUNOV_RUN_TABLES
 PER_RUN_TABLES += LYAPUNOV_RUN_TABLES
-ALL_FIGURES += [
-    "lyapunov_ftle_profiles",
-    "lyapunov_loop_convergence",
-    "lyapunov_attribution",
-    "lyapunov_attention",
-]
-if LYAPUNOV["bridge"]["outcomes"]:
-    ALL_TABLES += ["lyapunov_bridge"]
+TABLE_RUNS.update({name: LYAPUNOV_RUNS for name in LYAPUNOV_RUN_TABLES})
+if LYAPUNOV_RUNS:
+    ALL_TABLES += LYAPUNOV_RUN_TABLES
+    ALL_FIGURES += [
+        "lyapunov_ftle_profiles",
+        "lyapunov_loop_convergence",
+        "lyapunov_attribution",
+        "lyapunov_attention",
+    ]
+    if LYAPUNOV["bridge"]["outcomes"]:
+        ALL_TABLES += ["lyapunov_bridge"]
 
 LYAPUNOV_INPUTS = dict(
     model="resources/models/{run}", corpus="results/corpus/samples.jsonl"

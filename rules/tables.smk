@@ -4,7 +4,11 @@
 
 rule combine_table:
     input:
-        lambda wc: expand("results/{run}/tables/{name}.csv", run=RUNS, name=wc.name),
+        lambda wc: expand(
+            "results/{run}/tables/{name}.csv",
+            run=TABLE_RUNS.get(wc.name, RUNS),
+            name=wc.name,
+        ),
     output:
         "results/tables/{name}.csv",
     log:

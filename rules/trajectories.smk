@@ -5,7 +5,12 @@ from resdyn.run_roles import null_runs
 
 TRAJ = config["token_trajectories"]
 # default: every run that is not a declared null (`null_of`: random weights would set the pooled thresholds)
-TRAJ_RUNS = TRAJ["runs"] or [r for r in RUNS if r not in null_runs(config["runs"])]
+# ([]: the stage is off)
+TRAJ_RUNS = (
+    [r for r in RUNS if r not in null_runs(config["runs"])]
+    if TRAJ.get("runs") is None
+    else list(TRAJ["runs"])
+)
 TRAJECTORY_TABLES = [
     "trajectory_tokens",
     "trajectory_summary",
@@ -13,8 +18,9 @@ TRAJECTORY_TABLES = [
     "trajectory_variance",
     "trajectory_collapse",
 ]
-ALL_TABLES += TRAJECTORY_TABLES
-ALL_FIGURES += ["trajectory_phase_map", "trajectory_traces"]
+if TRAJ_RUNS:
+    ALL_TABLES += TRAJECTORY_TABLES
+    ALL_FIGURES += ["trajectory_phase_map", "trajectory_traces"]
 
 
 rule trajectory_generate:

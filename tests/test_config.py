@@ -59,6 +59,7 @@ def test_init_run_must_name_an_existing_base(config):
 def test_k_larger_than_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
     config["protocol_comparison"] = {"run": "tiny"}
+    config["checkpoint_series"] = {}  # the embedded default's series names the replaced runs
     config["spectra"]["k"] = 64
     with pytest.raises(ConfigError, match="spectra.k = 64 exceeds the hidden size d = 32 of run 'tiny'"):
         check_config(config)
@@ -73,6 +74,7 @@ def test_local_run_without_a_model_is_refused(config, tmp_path):
 def test_knn_not_below_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
     config["protocol_comparison"] = {"run": None}
+    config["checkpoint_series"] = {}
     config["spectra"]["k"] = 4
     config["graphs"]["knn"] = 31  # every other unit: the largest k-NN there is
     check_config(config)
@@ -192,3 +194,12 @@ def test_workflow_start_up_rejects_configs_that_need_two_keys(tmp_path, overlay,
     assert proc.returncode != 0, out[-2000:]
     assert message in out, out[-2000:]
     assert "Job stats" not in out, "jobs were planned before the check"
+
+
+@pytest.mark.parametrize("key", ["lyapunov", "token_trajectories"])
+def test_map_stage_runs_must_be_runs(config, key):
+    config[key]["runs"] = ["smollm2_135m", "nope"]
+    with pytest.raises(ConfigError, match=rf"{key}\.runs: \['nope'\] are not runs"):
+        check_config(config, models_dir="/nonexistent")
+    config[key]["runs"] = []  # the stage off
+    check_config(config, models_dir="/nonexistent")

@@ -151,3 +151,17 @@ def test_attribution_table_checks_against_a_once_per_step_qr(monkeypatch):
     monkeypatch.setattr(model_runs, "benettin", once_per_step_off)
     with pytest.raises(AssertionError, match="one QR per step"):
         model_runs.attribution_table(model, [_ids(6)], [0], "r", k=3, loop_steps=3, seed=0)
+
+
+def test_the_maps_refuse_types_without_a_residual_split_before_reading_weights(tmp_path):
+    """GPT-NeoX (parallel attention + MLP) and Gemma 4 have no split: refused by name, from the
+    prepared folder's config alone (the job fails before loading an 8B model)."""
+    import json
+
+    from resdyn.lyapunov.model_runs import load_model
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neox"}))  # no weights at all
+    with pytest.raises(NotImplementedError, match=r"'gpt_neox' has no residual split there\. Leave the run out of lyapunov\.runs"):
+        load_model(str(tmp_path))
+    with pytest.raises(NotImplementedError, match="'gpt_neox' has no residual split"):
+        DecoderStack(tiny_model("gpt_neox"), _ids())

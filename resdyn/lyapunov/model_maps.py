@@ -31,6 +31,20 @@ import torch
 Map = Callable[[torch.Tensor], torch.Tensor]
 
 
+def check_map_type(model_type: str, where: str) -> None:
+    """The maps split a layer into its residual sublayers for the closed-form (`Block`) types
+    only: Gemma 4 (per-layer-input branch, layer_scalar, KV-shared layers) and the generic
+    types (GPT-NeoX's parallel attention + MLP, ...) have no split here."""
+    from resdyn.models.architectures import ARCHITECTURES
+
+    if model_type not in ARCHITECTURES:
+        raise NotImplementedError(
+            f"{where}: the Lyapunov maps (through depth, loops, generation) support the closed-form types "
+            f"{sorted(ARCHITECTURES)}; {model_type!r} has no residual split there. Leave the run out of "
+            f"lyapunov.runs and token_trajectories.runs"
+        )
+
+
 def decoder_core(model):
     """The decoder (embed_tokens, layers, norm, rotary_emb) inside a causal-LM model."""
     core = getattr(model, "model", model)
@@ -118,6 +132,7 @@ class DecoderStack:
     """
 
     def __init__(self, model, input_ids: torch.Tensor, keep_attention: bool = False):
+        check_map_type(model.config.model_type, type(model).__name__)
         self.core = decoder_core(model)
         self.layers = list(self.core.layers)
         self.config = self.core.config

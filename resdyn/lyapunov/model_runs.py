@@ -7,6 +7,7 @@ Each function takes a loaded model and tokenised samples and returns tables
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import time
 from typing import Iterable, Sequence
 
@@ -17,7 +18,7 @@ import torch
 from resdyn.lyapunov import attention_products as ap
 from resdyn.lyapunov.benettin import benettin
 from resdyn.lyapunov.ftle import ftle
-from resdyn.lyapunov.model_maps import DecoderStack
+from resdyn.lyapunov.model_maps import DecoderStack, check_map_type
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,9 @@ log = logging.getLogger(__name__)
 def load_model(path: str):
     """A prepared Hugging Face folder, float32, eager attention, inference only, on the
     GPU where torch sees one (cluster GPU rules), else the CPU."""
-    from resdyn.models.sources import compute_device, load_prepared
+    from resdyn.models.sources import compute_device, load_prepared, prepared_config
 
+    check_map_type(prepared_config(Path(path))["model_type"], f"model {path}")  # before any weight is read
     model, tokenizer = load_prepared(path, attn_implementation="eager", device=compute_device())
     return model.requires_grad_(False), tokenizer
 
