@@ -15,45 +15,46 @@ CHECKPOINT_SERIES_SOURCES = [
     "mesoscale",
 ]
 
-ALL_TABLES += ["checkpoint_series"] if CHECKPOINT_SERIES else []
-ALL_FIGURES += ["checkpoint_series"] if CHECKPOINT_SERIES else []
 
+# the rules exist only where a series is declared (so `figures` redraws every figure rule)
+if CHECKPOINT_SERIES:
+    ALL_TABLES += ["checkpoint_series"]
+    ALL_FIGURES += ["checkpoint_series"]
 
-rule checkpoint_series_table:
-    input:
-        **{name: table_file(name) for name in CHECKPOINT_SERIES_SOURCES},
-    output:
-        table_file("checkpoint_series"),
-    log:
-        "logs/checkpoint_series_table.log",
-    benchmark:
-        "benchmarks/out/checkpoint_series_table.tsv"
-    conda:
-        "../envs/graph.yaml"
-    resources:
-        **job_resources("light"),
-    params:
-        series=CHECKPOINT_SERIES,
-        method=PRIMARY_METHOD,
-        column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
-    script:
-        "../scripts/checkpoint_series_table.py"
+    rule checkpoint_series_table:
+        input:
+            **{name: table_file(name) for name in CHECKPOINT_SERIES_SOURCES},
+        output:
+            table_file("checkpoint_series"),
+        log:
+            "logs/checkpoint_series_table.log",
+        benchmark:
+            "benchmarks/out/checkpoint_series_table.tsv"
+        conda:
+            "../envs/graph.yaml"
+        resources:
+            **job_resources("light"),
+        params:
+            series=CHECKPOINT_SERIES,
+            method=PRIMARY_METHOD,
+            column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        script:
+            "../scripts/checkpoint_series_table.py"
 
-
-rule fig_checkpoint_series:
-    input:
-        table_file("checkpoint_series"),
-    output:
-        figure_files("checkpoint_series"),
-    log:
-        "logs/figures/checkpoint_series.log",
-    benchmark:
-        "benchmarks/out/figures/checkpoint_series.tsv"
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        **job_resources("light"),
-    params:
-        null_runs=NULL_RUNS,
-    script:
-        "../scripts/fig_checkpoint_series.py"
+    rule fig_checkpoint_series:
+        input:
+            table_file("checkpoint_series"),
+        output:
+            figure_files("checkpoint_series"),
+        log:
+            "logs/figures/checkpoint_series.log",
+        benchmark:
+            "benchmarks/out/figures/checkpoint_series.tsv"
+        conda:
+            "../envs/plot.yaml"
+        resources:
+            **job_resources("light"),
+        params:
+            null_runs=NULL_RUNS,
+        script:
+            "../scripts/fig_checkpoint_series.py"

@@ -59,7 +59,6 @@ def test_init_run_must_name_an_existing_base(config):
 def test_k_larger_than_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
     config["protocol_comparison"] = {"run": "tiny"}
-    config["checkpoint_series"] = {}  # the embedded default's series names the replaced runs
     config["spectra"]["k"] = 64
     with pytest.raises(ConfigError, match="spectra.k = 64 exceeds the hidden size d = 32 of run 'tiny'"):
         check_config(config)
@@ -74,7 +73,6 @@ def test_local_run_without_a_model_is_refused(config, tmp_path):
 def test_knn_not_below_a_known_d_is_refused(config):
     config["runs"] = {"tiny": {"source": "init", "seed": 0, "config": {"model_type": "llama", "hidden_size": 32}}}
     config["protocol_comparison"] = {"run": None}
-    config["checkpoint_series"] = {}
     config["spectra"]["k"] = 4
     config["graphs"]["knn"] = 31  # every other unit: the largest k-NN there is
     check_config(config)

@@ -132,7 +132,6 @@ def test_check_config_runs_the_null_role_check(tmp_path):
     validate(cfg, str(root / "schemas" / "config.schema.yaml"))
     cfg["runs"] = {"a": {"source": "hf", "model_id": "x"}, "a0": {"source": "hf", "model_id": "x", "null_of": "b"}}
     cfg["protocol_comparison"] = {"run": None}
-    cfg["checkpoint_series"] = {}  # the embedded default's series names the replaced runs
     with pytest.raises(ConfigError, match=r"runs\.a0\.null_of = 'b' must name another run"):
         check_config(cfg, models_dir=tmp_path)
     cfg["runs"]["a0"]["null_of"] = "a"

@@ -111,7 +111,8 @@ def _edit_and_plan(wd: Path, script: str) -> dict[str, int]:
 
 
 def test_editing_a_plotting_script_reruns_only_figures(done):
-    scripts = sorted(p.name for p in (done / "scripts").glob("fig_*.py"))
+    # (config/tiny.yaml declares no checkpoint series: that figure's script has no job here)
+    scripts = sorted(p.name for p in (done / "scripts").glob("fig_*.py") if p.name != "fig_checkpoint_series.py")
     assert scripts
     for script in scripts[:2]:
         counts = _edit_and_plan(done, script)
