@@ -29,19 +29,3 @@ def prompt_table(listed: list[str], corpus_texts: list[str], n: int) -> pd.DataF
                          "(raise corpus.n_samples)")
     rows += [("corpus", t) for t in corpus_texts[:need]]
     return pd.DataFrame({"sample": range(len(rows)), "source": [r[0] for r in rows], "text": [r[1] for r in rows]})
-
-
-def tokenize_prompts(tokenizer, texts, max_tokens: int, bos: str = "auto"):
-    """Token ids per prompt (the tokenizer's own special tokens at the start, as
-    resdyn.tokens does; a trailing EOS is not added), cut to ``max_tokens``."""
-    import torch
-
-    from resdyn.tokens import encode
-
-    out = []
-    for i, text in enumerate(texts):
-        ids = encode(tokenizer, text, bos)[:max_tokens]
-        if len(ids) < 2:
-            raise ValueError(f"prompt {i} ({text[:40]!r}) has {len(ids)} token(s); need at least 2")
-        out.append(torch.tensor(ids))
-    return out
