@@ -1,14 +1,20 @@
-# The findings scorecard: each headline finding of the paper, this run set's numbers and a
-# verdict by a stated rule (resdyn/findings.py). Included after every stage, so that
-# ALL_TABLES is complete: the scorecard reads whichever of its tables this config produces
-# and marks the findings of the others "not testable with these runs".
+# The findings scorecard: each headline claim of the paper (resdyn/findings/claims.yaml), this
+# run set's numbers and a verdict at the paper's strength and in its direction
+# (resdyn/findings/). Included after every stage, so that ALL_TABLES is complete: the scorecard
+# reads whichever of its tables this config produces and marks the claims of the others
+# "not testable with these runs".
 FINDINGS_TABLES = [
     "model_health",
     "layer_spectra",
     "table2_self_alignment",
+    "cumulative",
     "cumulative_summary",
+    "cumulative_transport",  # where the transport stage runs
     "schur_table3",
     "schur_dose",
+    "communities",
+    "community_nmi",
+    "mesoscale",
     "coupling",
     "coupling_summary",
     "rate_coupling",
