@@ -85,4 +85,5 @@ def test_a_tiny_checkpoint_series_is_drawn_through_the_workflow(tmp_path):
     assert f"n_fdr_sig: {counts[0]} → {counts[1]} → {counts[2]}" in fdr["measured"]
     erank_row = rows[rows["finding"] == "erank(P₀) falls over training (tiny)"].iloc[0]
     falls = erank[RUNS[-1]] < erank[RUNS[0]] and np.corrcoef(STEPS, erank[RUNS].rank())[0, 1] < 0
-    assert erank_row["verdict"] == ("holds" if falls else "differs")
+    every_step = bool(np.all(np.diff(erank[RUNS].to_numpy()) < 0))  # the strength: it falls at every step
+    assert erank_row["verdict"] == ("differs" if not falls else "holds" if every_step else "holds in direction only")

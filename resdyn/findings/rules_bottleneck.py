@@ -59,7 +59,8 @@ def transport_funnel(ctx, claim, run):
     for protocol in [pick] + [p for p in protocols if p != pick]:
         u = t[t["protocol"] == protocol].sort_values("layer")
         first, last, d = u.iloc[0], u.iloc[-1], float(u["d"].iloc[0])
-        e0, eL, pm = float(first["erank_transport"]), float(last["erank_transport"]), float(first["erank_product_of_means"])
+        e0, eL = float(first["erank_transport"]), float(last["erank_transport"])
+        pm = float(first["erank_product_of_means"])
         parts.append(f"{protocol}: erank E[ΠJ] at layer 0 {e0:.3g} = {e0 / d:.2%} of d, at layer {int(last['layer'])} "
                      f"{eL:.3g}; Π E[J] {pm:.3g} (n = {int(first['n_samples'])})")
         if answers is None:

@@ -175,7 +175,8 @@ def late_ceiling_kept(ctx, claim, run):
     a, b = _table2(ctx, run), _table2(ctx, null)
     kept = a["late"] / b["late"]
     direction = (b["late"] - a["late"]) < (b["mid"] - a["mid"])
-    measured = (f"late {b['late']:.3f} → {a['late']:.3f} ({kept:.2f} of the null's), fall {b['late'] - a['late']:+.3f} "
+    measured = (f"late {b['late']:.3f} → {a['late']:.3f} ({kept:.2f} of the null's), "
+                f"fall {b['late'] - a['late']:+.3f} "
                 f"vs mid fall {b['mid'] - a['mid']:+.3f}")
     return Outcome(measured, direction and kept >= claim.params["min_kept"], direction, null_run=null)
 

@@ -68,7 +68,8 @@ def mesoscale_rises(ctx, claim, run):
     rho, p = depth_trend(t, "variance_captured")
     if not np.isfinite(rho):
         raise Untestable(f"run {run}: variance captured is constant or has fewer than 3 layers")
-    return Outcome(f"ρ(layer, variance captured) = {rho:+.2f}, p = {p:.2g}", rho > 0 and p < claim.params["p"], rho > 0)
+    return Outcome(f"ρ(layer, variance captured) = {rho:+.2f}, p = {p:.2g}", rho > 0 and p < claim.params["p"],
+                   rho > 0)
 
 
 def _other_reading(ctx, run) -> str:
@@ -79,7 +80,8 @@ def _other_reading(ctx, run) -> str:
     if "column_norm" not in c:
         return ""
     parts = [f"{reading}: {int(g['significant_positive'].sum())}+/{int(g['significant_negative'].sum())}−, "
-             f"median d {g['cohens_d'].median():+.3f}" for reading, g in c.groupby("column_norm") if reading != ctx.column_norm]
+             f"median d {g['cohens_d'].median():+.3f}"
+             for reading, g in c.groupby("column_norm") if reading != ctx.column_norm]
     return ("; other reading " + "; ".join(parts)) if parts else ""
 
 

@@ -7,7 +7,7 @@ from resdyn.findings import rules_bottleneck, rules_series, rules_spectra, rules
 from resdyn.findings.claims import Claim, load_claims
 from resdyn.findings.context import Context
 from resdyn.findings.registry import RULES
-from resdyn.findings.rules_series import label, series_order
+from resdyn.findings.rules_series import series_order
 from resdyn.findings.verdicts import (NO_RESOLUTION, NOT_TESTABLE, VERDICTS, Outcome, Untestable, answer,
                                       decide)
 
@@ -44,7 +44,8 @@ def _series_rows(ctx: Context, claim: Claim) -> list[dict]:
             return []
         why = ("the config declares null pairs (null_of) but no checkpoint_series; the null → trained endpoints "
                "are in 'FDR-significant coupling layers'")
-        return [_row(claim, run, claim.finding, None, why, ctx.null_of[run]) for run in ctx.trained if run in ctx.null_of]
+        return [_row(claim, run, claim.finding, None, why, ctx.null_of[run])
+                for run in ctx.trained if run in ctx.null_of]
     out = []
     for name in dict.fromkeys(series["series"]):
         _, runs, _ = series_order(ctx, name)
