@@ -417,3 +417,18 @@ def test_claims_data_is_checked():
         parse([row, row])
     with pytest.raises(ValueError, match="lacks"):
         parse([{k: v for k, v in row.items() if k != "strength"}])
+
+
+def test_band_tests_decide_only_when_the_whole_band_does():
+    from resdyn.findings import bands
+    assert bands.within(0.9, 1.1, 0.8, 1.25) is True
+    assert bands.within(1.3, 2.0, 0.8, 1.25) is False and bands.within(1.0, 2.0, 0.8, 1.25) is None
+    assert bands.less((1, 2), (3, 4)) is True and bands.less((3, 4), (1, 2)) is False
+    assert bands.less((1, 3), (2, 4)) is None
+    assert bands.falls_monotonically([(40, 40), (15, 15), (6, 6)]) is True
+    assert bands.falls_monotonically([(1, 45), (20, 30), (6, 6)]) is None  # the c = 0 band spans c = 0.5's
+    assert bands.falls_monotonically([(1, 45), (50, 60), (6, 6)]) is False
+    row = pd.Series({"erank": 1.0, "erank_order_min": 44.0, "erank_order_max": 45.0, "n_orders": 2})
+    assert bands.band(row, "erank")[:2] == (1.0, 45.0)  # the older band includes the canonical order
+    row = pd.Series({"erank": 1.0, "erank_q05": 44.0, "erank_q95": 45.0, "n_orders": 64})
+    assert bands.band(row, "erank")[:2] == (44.0, 45.0)  # the random-order interval does not

@@ -16,7 +16,7 @@ ORDER_FREE = "polar"
 def pick_method(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The rows of one surgery method: polar (order-free) where present, else the only one there."""
     if "method" not in rows:
-        return rows, "schur (one canonical eigenvalue order)"
+        return rows, "schur"
     methods = sorted(set(rows["method"]))
     pick = ORDER_FREE if ORDER_FREE in methods else methods[0]
     return rows[rows["method"] == pick], pick

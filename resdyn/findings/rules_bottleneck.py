@@ -6,7 +6,7 @@ import numpy as np
 from resdyn.findings import bands as bd
 from resdyn.findings.context import REGIMES
 from resdyn.findings.registry import rule
-from resdyn.findings.verdicts import NO_RESOLUTION, Outcome, Untestable, all_of, over_band
+from resdyn.findings.verdicts import NO_RESOLUTION, Outcome, Untestable, all_of, answer, over_band
 
 
 def _cumulative_resolution(row) -> str:
@@ -107,7 +107,7 @@ def schur_dose(ctx, claim, run):
     direction = all_of(over_band(lambda x: x > 1, lo, hi), over_band(lambda x: x < c1, c2lo, c2hi))
     strength = all_of(direction, over_band(lambda x: x >= claim.params["min_ratio"], lo, hi), monotone)
     measured = (f"{method}: c0/c1 = {bd.fmt(lo, hi)}; erank c0 {bd.fmt(*bd.band(r, 'erank_c0')[:2])}, c1 {c1:.3g}, "
-                f"c2 {bd.fmt(c2lo, c2hi)}; monotone over doses: {monotone}")
+                f"c2 {bd.fmt(c2lo, c2hi)}; falls at every dose: {answer(monotone)}")
     resolution = "; ".join(x for x in (res, res2) if x) or (
         "order-free (polar surgery)" if method == bd.ORDER_FREE else f"{NO_RESOLUTION} (one Schur eigenvalue order)")
     return Outcome(measured, strength, direction, resolution)
@@ -145,7 +145,8 @@ def control_a(ctx, claim, run):
     sd = a1.std(ddof=1) if len(a1) > 1 else 0.0
     measured = (f"c = 1: dose {c1:.3g} vs Control A {a1.mean():.3g} ± {sd:.2g} (n = {len(a1)}); "
                 f"dose c = 0: {bd.fmt(c0lo, c0hi)}" + (f" ({method})" if method else ""))
-    return Outcome(measured, over_band(lambda x: a1.mean() > x, c0lo, c0hi), bool(a1.mean() > c1))
+    res = f"dose c = 0 over Schur orders: {bd.fmt(c0lo, c0hi)}" if c0lo != c0hi else NO_RESOLUTION
+    return Outcome(measured, over_band(lambda x: a1.mean() > x, c0lo, c0hi), bool(a1.mean() > c1), res)
 
 
 @rule("control_b")
