@@ -432,3 +432,9 @@ def test_band_tests_decide_only_when_the_whole_band_does():
     assert bands.band(row, "erank")[:2] == (1.0, 45.0)  # the older band includes the canonical order
     row = pd.Series({"erank": 1.0, "erank_q05": 44.0, "erank_q95": 45.0, "n_orders": 64})
     assert bands.band(row, "erank")[:2] == (44.0, 45.0)  # the random-order interval does not
+
+
+def test_table3_strength_needs_every_dose_to_fall():
+    # c0/c1 = 6.7 as the paper's, but erank rises from c = 0 to c = 0.5: direction only
+    row = card_row(one(edited(dose_erank("t", "dose", 0.5, 50.0)), "schur_dose"), "schur_dose")
+    assert row["verdict"] == DIRECTION_ONLY and "falls at every dose: no" in row["measured"]
