@@ -438,3 +438,22 @@ def test_table3_strength_needs_every_dose_to_fall():
     # c0/c1 = 6.7 as the paper's, but erank rises from c = 0 to c = 0.5: direction only
     row = card_row(one(edited(dose_erank("t", "dose", 0.5, 50.0)), "schur_dose"), "schur_dose")
     assert row["verdict"] == DIRECTION_ONLY and "falls at every dose: no" in row["measured"]
+
+
+# a second direction-only table for claims whose strength has several parts: each part can fail alone
+MORE_DIRECTION_ONLY = [
+    ("kappa_u_shape", spectra_column("kappa_median", [1e6, 1e6, 1e3, 1e3, 1e4, 1e4])),  # late/mid 10^1 < 10^1.5
+    ("coupling_counts", setter("coupling_summary", "t", "n_fdr_sig_neg", 1)),  # not uniformly positive
+    ("selfalign_sign", setter("coupling", "t", "cohens_d", -0.1, lambda f: f["layer"] >= 4)),  # d < 0 above 0.5
+    ("mesoscale", setter("coupling_summary", "t", "n_mesoscale_above_null", 2)),  # z = 10 but 2 of 6 layers
+    ("rate_level_not_robust", both(setter("rate_coupling", "t", "p_perm", 0.03),
+                                   setter("rate_coupling", "t", "spearman_rho", [0.5, -0.5]))),  # two, opposite signs
+    ("nmi_decays", lambda t: t.update(community_nmi=pd.concat(  # decays, but one adjacent pair is a boundary
+        [nmi_table("t", lambda dist: np.where(dist == 1, 0.7, np.exp(-0.1 * dist))), nmi_table("n")]))),
+]
+
+
+@pytest.mark.parametrize("claim, edit", MORE_DIRECTION_ONLY, ids=[c for c, _ in MORE_DIRECTION_ONLY])
+def test_each_part_of_a_strength_can_fail_alone(claim, edit):
+    row = card_row(one(edited(edit), claim), claim)
+    assert row["verdict"] == DIRECTION_ONLY, row["measured"]
