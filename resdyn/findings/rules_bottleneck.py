@@ -127,7 +127,8 @@ def schur_null_flat(ctx, claim, run):
     direction = bd.less(null_ratio, trained_ratio)
     measured = (f"{method}: null erank over doses spans {bd.fmt(span_lo, span_hi)}×; c0/c1 null {bd.fmt(*null_ratio)} "
                 f"vs trained {trained} {bd.fmt(*trained_ratio)}")
-    res = "; ".join(x for x in (bd.band(r, "ratio_c0_c1_j")[2], bd.band(rt, "ratio_c0_c1_j")[2]) if x) or NO_RESOLUTION
+    res = "; ".join(f"{who}: {x}" for who, x in (("null", bd.band(r, "ratio_c0_c1_j")[2]),
+                                                 ("trained", bd.band(rt, "ratio_c0_c1_j")[2])) if x) or NO_RESOLUTION
     return Outcome(measured, all_of(direction, strength), direction, res, null_run=run)
 
 
