@@ -457,3 +457,20 @@ MORE_DIRECTION_ONLY = [
 def test_each_part_of_a_strength_can_fail_alone(claim, edit):
     row = card_row(one(edited(edit), claim), claim)
     assert row["verdict"] == DIRECTION_ONLY, row["measured"]
+
+
+def test_the_surgery_tables_random_order_columns_are_read():
+    # schur method as the surgery stage writes it: per-dose erank_order_q05/_q95 (no canonical order)
+    t = tables()
+    t["schur_table3"] = t["schur_table3"].assign(method="schur", ratio_c0_c1_j_q05=[6.0, 1.0],
+                                                 ratio_c0_c1_j_q95=[7.0, 1.1], erank_c0_q05=[36.0, 299.0],
+                                                 erank_c0_q95=[42.0, 301.0], n_orders=64)
+    d = t["schur_dose"].assign(method="schur")
+    dose = d["construction"] == "dose"
+    d.loc[dose, "erank_order_q05"] = d.loc[dose, "erank"] - 1
+    d.loc[dose, "erank_order_q95"] = d.loc[dose, "erank"] + 1
+    t["schur_dose"] = d
+    assert verdict(t, "schur_dose") == HOLDS
+    d.loc[dose & np.isclose(d["c"], 0.5) & (d["run"] == "t"), "erank_order_q95"] = 45.0  # overlaps c = 0's band
+    row = card_row(one(t, "schur_dose"), "schur_dose")
+    assert row["verdict"] == NOT_RESOLVED and "falls at every dose: undecided" in row["measured"]
