@@ -3,7 +3,7 @@
 Two readings of "the state" (config ``loops.loop_state``):
 
 - ``sequence``: the whole residual stream Z (n, d) is the state, f(Z) the loop step
-  (seed 004 writes f(X) on the sequence X). Every position is perturbed; the tangent
+  (the loop paper writes f(X) on the sequence X). Every position is perturbed; the tangent
   space has n * d dimensions.
 - ``token``: the last token's state z (d,) is the state. Its context (the earlier
   positions) runs along its own unperturbed orbit, loop by loop, and enters the last
