@@ -9,7 +9,7 @@ SMK    := $(BIN)/snakemake --configfile $(CONFIG)
 # The PID of the Snakemake that `make run` started: a lock left by a dead one is stale.
 RUN_PID := .snakemake/make_run.pid
 
-.PHONY: install run test figures bench clean unlock recover
+.PHONY: install run test figures bench clean unlock recover config-docs
 
 install: $(STAMP)
 
@@ -77,6 +77,10 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# config/README.md from the schema's descriptions (run after adding or changing a config key).
+config-docs: $(STAMP)
+	$(BIN)/python -m resdyn.config_docs --write config/README.md
 
 clean:
 	rm -rf results logs benchmarks/out .snakemake
