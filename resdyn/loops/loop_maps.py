@@ -1,5 +1,8 @@
 """The iterated state of a loop model and its step maps.
 
+Implements the iterated map z_(t+1) = f(z_t) of anonymous authors (2026), "Lyapunov Spectral
+Analysis of Loop Transformer Dynamics", Section 2.
+
 Two readings of "the state" (config ``loops.loop_state``):
 
 - ``sequence``: the whole residual stream Z (n, d) is the state, f(Z) the loop step
