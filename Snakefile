@@ -16,6 +16,10 @@ if not workflow.overwrite_configfiles:
 validate(config, "schemas/config.schema.yaml")
 
 
+# the HTML report opens on this description of the workflow
+report: "report/workflow.rst"
+
+
 # config/loops.yaml (a `loops` section and no `runs`): the loop study alone, without
 # the decoder pipeline; otherwise the pipeline, plus the loop study where `loops` is set.
 if "runs" in config:

@@ -78,3 +78,35 @@ def test_no_tracker_vocabulary_outside_tests():
             if TRACKER.search(line):
                 hits.append(f"{name}:{n}: {line.strip()[:100]}")
     assert not hits, "tracker words in user-facing files:\n" + "\n".join(hits)
+
+
+def _paper_map_rows():
+    for line in (ROOT / "docs" / "paper_map.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0] not in ("quantity", "---"):
+            yield cells
+
+
+def test_paper_map_names_functions_and_rules_that_exist():
+    import importlib
+    text = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
+    rules = set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):", text, re.M)) | {
+        word for line in re.findall(r"^\s*name:\s*\n(.*)$", text, re.M) for word in re.findall(r'"(\w+)"', line)}
+    missing, rows = [], list(_paper_map_rows())
+    assert len(rows) > 50
+    for quantity, _, functions, rule, _ in rows:
+        module = None
+        for name in re.findall(r"`([\w.]+)`", functions):
+            if name.startswith("resdyn."):
+                module, attr = name.rsplit(".", 1)
+            elif module is None:
+                continue
+            else:
+                attr = name
+            try:
+                obj = importlib.import_module(module)
+                assert hasattr(obj, attr.split(".")[0])
+            except (ImportError, AssertionError):
+                missing.append(f"{quantity}: {module}.{attr}")
+        missing += [f"{quantity}: rule {r}" for r in re.findall(r"`(\w+)`", rule) if r not in rules]
+    assert not missing, missing
