@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 # `recover` lifts the lock of a Snakemake that `make run` started and that is gone, and
 # clears the shadow folders of jobs it left; --rerun-incomplete redoes the jobs it left
 # unfinished. A lock whose owner make cannot vouch for stops the run with the one command
-# to type (README: "After an interruption").
+# to type (docs/cluster.md: "After an interruption").
 recover:
 	@if [ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ]; then \
 	  pid=$$(cat $(RUN_PID) 2>/dev/null); \

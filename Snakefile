@@ -1,5 +1,5 @@
 # resdyn: dynamics of the transformer residual stream.
-# `snakemake --cores 2` runs the embedded default (config.yaml); see README for clusters.
+# `snakemake --cores 2` runs the embedded default (config.yaml); docs/cluster.md: clusters.
 from snakemake.utils import min_version, validate
 
 min_version(
