@@ -9,7 +9,7 @@ SMK    := $(BIN)/snakemake --configfile $(CONFIG)
 # The PID of the Snakemake that `make run` started: a lock left by a dead one is stale.
 RUN_PID := .snakemake/make_run.pid
 
-.PHONY: install run test figures bench clean unlock recover
+.PHONY: install run test figures bench clean unlock recover config-docs
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 # `recover` lifts the lock of a Snakemake that `make run` started and that is gone, and
 # clears the shadow folders of jobs it left; --rerun-incomplete redoes the jobs it left
 # unfinished. A lock whose owner make cannot vouch for stops the run with the one command
-# to type (README: "After an interruption").
+# to type (docs/cluster.md: "After an interruption").
 recover:
 	@if [ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ]; then \
 	  pid=$$(cat $(RUN_PID) 2>/dev/null); \
@@ -77,6 +77,10 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# config/README.md from the schema's descriptions (run after adding or changing a config key).
+config-docs: $(STAMP)
+	$(BIN)/python -m resdyn.config_docs --write config/README.md
 
 clean:
 	rm -rf results logs benchmarks/out .snakemake

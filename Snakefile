@@ -1,5 +1,5 @@
 # resdyn: dynamics of the transformer residual stream.
-# `snakemake --cores 2` runs the embedded default (config.yaml); see README for clusters.
+# `snakemake --cores 2` runs the embedded default (config.yaml); docs/cluster.md: clusters.
 from snakemake.utils import min_version, validate
 
 min_version(
@@ -14,6 +14,10 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "schemas/config.schema.yaml")
+
+
+# the HTML report opens on this description of the workflow
+report: "report/workflow.rst"
 
 
 # config/loops.yaml (a `loops` section and no `runs`): the loop study alone, without

@@ -155,7 +155,7 @@ def section_schur(args) -> None:
 
 
 def _schur_orders(J: np.ndarray, t_mm: float) -> None:
-    """What the numerics of issue 14 add per layer: eigenvalue condition numbers, the canonical
+    """What the resolution checks add per layer: eigenvalue condition numbers, the canonical
     Schur order, and each random order of schur.order_draws (reorder + its dose products)."""
     import scipy.linalg as sla
 

@@ -1,5 +1,8 @@
 """Last-token residual states before attention and before the MLP of every block.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.1 (last-token activations) and A.4 (the 2L sub-layer snapshots).
+
 Output layout (the public contract): float32 (N, 2L, d); index 2ℓ is the input
 of block ℓ (pre-attention), 2ℓ+1 the residual after its attention step
 (pre-MLP). Samples are batched in order of length with left padding, so the

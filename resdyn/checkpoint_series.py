@@ -1,5 +1,8 @@
 """Checkpoint series: the headline findings of each run of a declared training order.
 
+Implements the training claims of Fernando & Guitchounts (2026), "Dynamics of the Transformer
+Residual Stream", Tables 1-2 and Fig. 7d.
+
 A config declares ordered series of runs (``checkpoint_series: {name: {runs: [...], steps:
 [...]}}``), never parsed from run names. For each run of each series this module gathers,
 from tables the other stages already write, the quantities the paper follows over OLMo's

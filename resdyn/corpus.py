@@ -1,6 +1,9 @@
 """Text samples, following the paper's protocol: WikiText-2 train, character-length
 filtered, taken in dataset order, the first N that pass.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.1 (models and data).
+
 Sources:
 - wikitext_hf: the Hugging Face dataset (clusters with hub access).
 - wikitext_local: a local file in the dataset's format (parquet with a `text`

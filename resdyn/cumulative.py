@@ -1,5 +1,8 @@
 """Cumulative Jacobian products and their effective rank.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.3 (cumulative Jacobian, effective rank), Fig. 4 and S7.
+
 P_l = J_{L-1} ... J_l maps a perturbation injected at layer l to the last residual
 state. Products of 30-40 near-identity layers over- or underflow quickly, so a product
 is carried normalised (Frobenius norm 1) and log10 ||P||_F is accumulated beside it.

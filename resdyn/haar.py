@@ -1,4 +1,8 @@
-"""Haar-distributed random unitary matrices."""
+"""Haar-distributed random unitary matrices.
+
+Implements Control B of Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual
+Stream", Appendix C.1.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,8 @@
 """Exact per-sample block Jacobians J = ∂h_out/∂h_in at the last token, streamed.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.2 (Jacobian computation) and A.3 (per-sample singular values).
+
 Per sample we keep only five numbers (σ_max, σ_min, κ, participation ratio,
 ‖J‖_F); the mean Jacobian and mean column norms are running float64 sums, so
 memory does not grow with the number of samples.

@@ -1,5 +1,8 @@
 """A layer's Jacobian statistics by the engines outside `Block`: Gemma 4's closed form and the generic one.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.2, for the architectures without a closed form.
+
 Same streamed statistics as `resdyn.jacobians` (JacobianAccumulator), plus the inputs these
 layers read besides h: Gemma 4's per-layer input of each sample's token(s) and, in its
 KV-shared layers, the reused layer's input states of the same sample (snapshot 2ℓ' of the

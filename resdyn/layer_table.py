@@ -1,4 +1,8 @@
-"""The per-layer spectral table of one run (one row per layer) and its eigenvalues."""
+"""The per-layer spectral table of one run (one row per layer) and its eigenvalues.
+
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.3 and Table 2.
+"""
 from __future__ import annotations
 
 from typing import Iterable

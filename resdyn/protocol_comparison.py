@@ -1,5 +1,8 @@
 """How much the single-token simplification moves each per-layer finding: the two protocols side by side.
 
+Tests the single-token simplification of Fernando & Guitchounts (2026), "Dynamics of the
+Transformer Residual Stream", Appendix A.2.
+
 Input: one run's tables computed twice, once with the paper's single-token Jacobians and once
 in context (same model, corpus and layers): `layer_spectra.csv` rows, and optionally
 `cumulative.csv` and `coupling.csv` rows. Output: the long table `protocol_comparison.csv`,

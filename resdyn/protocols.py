@@ -1,5 +1,8 @@
 """The paper's single-token simplification against the in-context protocol, on the same samples.
 
+Tests the single-token simplification of Fernando & Guitchounts (2026), "Dynamics of the
+Transformer Residual Stream", Appendix A.2.
+
 For every block and sample the Jacobian is taken twice at the same last-token state:
 - single_token: the token alone at position 0 (attention reduces to W_o·W_v·norm);
 - in_context: the token at its real position attending to the earlier tokens, whose keys

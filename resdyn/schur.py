@@ -1,5 +1,8 @@
 """Schur surgery: scale the non-normal part of each layer's Jacobian and recompose.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix C (Schur surgery, Controls A and B, mode R) and Table 3.
+
 Each layer operator A (J itself in mode "J", R = J - I in mode "R") is written in
 complex Schur form A = Q (Lambda + N) Q*, Q unitary, Lambda the eigenvalues, N strictly
 upper triangular. A construction gives, per layer, A(c) = base + c * direction:

@@ -1,5 +1,8 @@
 """Small statistics toolkit: permutation p-values, Benjamini-Hochberg, Cohen's d, Spearman.
 
+Implements the statistics of Fernando & Guitchounts (2026), "Dynamics of the Transformer
+Residual Stream", Appendix A.5.
+
 Permutation p-values use the (b + 1) / (m + 1) form (b = null statistics at least as
 extreme as the observed one out of m permutations), which is never 0 and is valid.
 """

@@ -1,5 +1,8 @@
 """σ_max, σ_min, Σσ² and Σσ⁴ of a square matrix, without its full SVD.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.3 (condition number, participation ratio).
+
 The per-sample statistics need two extreme singular values and two power sums, not the
 whole spectrum. An SVD costs 8/3 d³ flops, half of them in memory-bound BLAS-2 steps;
 here the work is one symmetric product and one LU, both at BLAS-3 speed:

@@ -1,4 +1,4 @@
-# Checkpoint series (issue 15): each declared series of runs in training order
+# Checkpoint series: each declared series of runs in training order
 # (`checkpoint_series`, never parsed from run names), its headline findings gathered from the
 # other stages' tables into checkpoint_series.csv and drawn against training step (the paper's
 # Fig. 7d generalised). With no series declared nothing here enters `all`.

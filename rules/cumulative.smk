@@ -1,4 +1,4 @@
-# Cumulative products P_l = J_{L-1} ... J_l of the mean Jacobians (issue 3, part 1):
+# Cumulative products P_l = J_{L-1} ... J_l of the mean Jacobians (Appendix B):
 # erank, log10 ||P||_F and saved spectra per run, Spearman erank vs rho(J_l), Figures 4 and S7.
 
 ALL_TABLES += ["cumulative", "cumulative_summary", "cumulative_spectra"]

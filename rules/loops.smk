@@ -1,4 +1,4 @@
-# Loop transformers as seed 004 measures them (issue 16): Ouro and Huginn as iterated maps,
+# Loop transformers as the loop paper (anonymous 2026) measures them: Ouro and Huginn as iterated maps,
 # their Benettin spectra over loop steps, per-sublayer attribution, cross-loop cosine
 # similarity and lambda_1 across a checkpoint series. Off unless the config has `loops`;
 # config/loops.yaml runs it alone (no `runs`: the decoder pipeline is not included).

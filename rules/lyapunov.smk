@@ -1,4 +1,4 @@
-# Lyapunov exponents through depth and through loops (issue 6): FTLE profiles,
+# Lyapunov exponents through depth and through loops: FTLE profiles,
 # Benettin spectra, per-sublayer attribution, attention products, bridge statistics.
 
 LYAPUNOV = config["lyapunov"]

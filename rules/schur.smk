@@ -1,4 +1,4 @@
-# Schur surgery on non-normality (issue 3, part 2): scale N in J = Q(Lambda + N)Q* per layer,
+# Schur surgery on non-normality (Appendix B): scale N in J = Q(Lambda + N)Q* per layer,
 # recompose the linearised stack, with Controls A/B and mode R. One job per (run, mode)
 # runs the sweep and both controls, so each layer's Schur form is made once (storing the
 # d x d complex factors would cost more than making them; at d = 4096 they are the costly step).

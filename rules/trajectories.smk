@@ -1,4 +1,4 @@
-# Token trajectories during generation (issue 17): ct_t per generated token, regimes,
+# Token trajectories during generation: ct_t per generated token, regimes,
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
 # statistics pool the runs (normalisation per run, thresholds over the panel).
 from resdyn.run_roles import null_runs

@@ -1,4 +1,4 @@
-"""Per-sublayer attribution of one loop model's exponents (seed 004 Fig. 2, Fig. 5a)."""
+"""Per-sublayer attribution of one loop model's exponents (loop paper Fig. 2, Fig. 5a)."""
 import time
 
 from resdyn.io import save_csv

@@ -1,4 +1,4 @@
-"""Single-probe lambda_1 of one checkpoint of a training series (seed 004 Fig. 3)."""
+"""Single-probe lambda_1 of one checkpoint of a training series (loop paper Fig. 3)."""
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.loops.jobs import load_job

@@ -1,4 +1,4 @@
-"""Cosine similarity of one loop model's residual states across loops (seed 004 Fig. 4)."""
+"""Cosine similarity of one loop model's residual states across loops (loop paper Fig. 4)."""
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.loops.jobs import load_job

@@ -1,4 +1,4 @@
-"""The loop study's prompts: the seed's listed ones, then corpus rows."""
+"""The loop study's prompts: the loop paper's listed ones, then corpus rows."""
 from resdyn.corpus import read_jsonl
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging

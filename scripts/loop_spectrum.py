@@ -1,4 +1,4 @@
-"""Top-k Benettin spectrum of one loop model over its loop steps (seed 004 Fig. 1)."""
+"""Top-k Benettin spectrum of one loop model over its loop steps (loop paper Fig. 1)."""
 import time
 
 from resdyn.io import save_csv

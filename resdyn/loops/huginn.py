@@ -1,5 +1,8 @@
 """Huginn-0125 (tomg-group-umd, `RavenForCausalLM`, hub remote code "raven") as a loop map.
 
+Implements the Huginn loop map of anonymous authors (2026), "Lyapunov Spectral Analysis of Loop
+Transformer Dynamics", Section 2.1.
+
 The model embeds tokens (scaled by init_values.embed_scale = sqrt(n_embd)), runs a
 prelude of n_layers_in_prelude sandwich blocks to e, then iterates a core of
 n_layers_in_recurrent_block blocks on a latent state z, re-injecting e through a linear

@@ -1,9 +1,12 @@
 """The iterated state of a loop model and its step maps.
 
+Implements the iterated map z_(t+1) = f(z_t) of anonymous authors (2026), "Lyapunov Spectral
+Analysis of Loop Transformer Dynamics", Section 2.
+
 Two readings of "the state" (config ``loops.loop_state``):
 
 - ``sequence``: the whole residual stream Z (n, d) is the state, f(Z) the loop step
-  (seed 004 writes f(X) on the sequence X). Every position is perturbed; the tangent
+  (the loop paper writes f(X) on the sequence X). Every position is perturbed; the tangent
   space has n * d dimensions.
 - ``token``: the last token's state z (d,) is the state. Its context (the earlier
   positions) runs along its own unperturbed orbit, loop by loop, and enters the last

@@ -1,4 +1,4 @@
-"""Seed 004's measurements on a loop model: Benettin spectra over loop steps with running
+"""The measurements of Lyapunov Spectral Analysis of Loop Transformer Dynamics (anonymous, 2026) on a loop model: Benettin spectra over loop steps with running
 averages and the state change (Fig. 1), per-sublayer attribution with its exact-sum check
 (Fig. 2, Fig. 5a), cross-loop cosine similarity of residual states (Fig. 4), and the
 single-probe lambda_1 of a checkpoint (Fig. 3). Each returns a table; no file paths here.

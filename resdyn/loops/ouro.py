@@ -1,8 +1,11 @@
 """Ouro (ByteDance, `OuroForCausalLM`, hub remote code) as a loop map.
 
+Implements the Ouro loop map of anonymous authors (2026), "Lyapunov Spectral Analysis of Loop
+Transformer Dynamics", Section 2.1.
+
 The model applies its 24 decoder layers ``total_ut_steps`` times, each pass followed by
 the final RMSNorm, and weighs the passes' outputs by a learned early-exit gate. The loop
-step studied here is f = norm o B_24 o ... o B_1 with the gate bypassed (seed 004): the
+step studied here is f = norm o B_24 o ... o B_1 with the gate bypassed (as the loop paper does): the
 iterated map on the residual stream, starting from the token embeddings. Each layer is a
 sandwich-norm block
 

@@ -1,6 +1,6 @@
-"""The loop study's prompts: the seed's listed prompts, then corpus rows for the rest.
+"""The loop study's prompts: the loop paper's listed prompts, then corpus rows for the rest.
 
-Seed 004 (Appendix B) uses 20 prompts "spanning declarative, narrative, and instructional
+Lyapunov Spectral Analysis of Loop Transformer Dynamics (anonymous, 2026) uses, in its Appendix B, 20 prompts "spanning declarative, narrative, and instructional
 registers" and lists five of them; the other fifteen are not given. Here the listed ones
 come first (``loops.prompts.listed``) and the first corpus samples fill up to
 ``loops.prompts.n``; a corpus row is cut to its first ``loops.max_tokens`` tokens so
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Seed 004, Appendix B (the second one's closing ';' there reads as a list separator)
+# The loop paper's Appendix B (the second one's closing ';' there reads as a list separator)
 SEED_PROMPTS = [
     "Water is composed of",
     "Once upon a time, in a kingdom far away",

@@ -1,5 +1,8 @@
 """What a loop architecture exposes: its loop step as an ordered list of sublayers.
 
+The sublayers of anonymous authors (2026), "Lyapunov Spectral Analysis of Loop Transformer
+Dynamics", Section 3.2 (intra-loop attribution).
+
 A sublayer maps token states x (B, m, d) at positions ``pos`` (m,) to new states. An
 attention sublayer attends to the batch's own positions (causally) and, when ``ctx`` is
 given, to the fixed keys/values of earlier context positions; with ``record`` (a list)

@@ -1,5 +1,8 @@
 """Lyapunov spectra of products of row-stochastic (attention) matrices.
 
+Implements Gibbs (2025), "Lyapunov Exponents for Attention Composition: A Dynamical Systems
+Perspective on Deep Transformers", Sections 3-6.
+
 For A_t row-stochastic, A_t 1 = 1, so the all-ones direction never grows or shrinks:
 Lambda_1 = 0. The other exponents measure rank collapse: the product tends to 1 pi^T.
 With the residual form (I + A)/2 every eigenvalue lambda moves to (1 + lambda)/2,

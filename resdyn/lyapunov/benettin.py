@@ -1,5 +1,8 @@
 """Benettin's algorithm: top-k Lyapunov exponents of a composition of maps.
 
+Implements Appendix A (Benettin algorithm) and Section 3.2 (attribution) of anonymous authors
+(2026), "Lyapunov Spectral Analysis of Loop Transformer Dynamics".
+
 A *step* applies a list of named maps f_1, ..., f_m to the state. k orthonormal probes
 are pushed through each map by forward-mode AD (JVP) and re-orthonormalised by QR,
 either once per step (the standard estimator) or after every map (attribution). The

@@ -1,5 +1,8 @@
 """Bridge statistics: Spearman correlations of lambda_1 summaries with outcomes.
 
+Implements Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse: Finite-Time
+Lyapunov Analysis of Transformer Forward Passes", Section 2.4 (bridge analysis).
+
 Per (summary, outcome) pair: Spearman rho and its p-value, Holm's step-down adjustment
 over all pairs, a bias-corrected percentile bootstrap CI (resampling rows), and a
 clustered bootstrap CI that resamples the unique predictor vectors (all rows sharing a

@@ -1,5 +1,8 @@
 """Top-1 finite-time Lyapunov exponent of a depth map, with its layerwise profile.
 
+Implements Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse: Finite-Time
+Lyapunov Analysis of Transformer Forward Passes", Section 2.1, Eq. (1).
+
 A tangent v_0 (one per tangent seed) is pushed through the layers by JVP; every
 ``cadence`` layers (and after the last) it is renormalised (QR of one column). The
 per-layer log growth g_l = log ||v_{l+1}|| - log ||v_l|| is read between

@@ -1,5 +1,8 @@
 """A transformers decoder as maps on the residual stream of one sample.
 
+The depth maps of Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse:
+Finite-Time Lyapunov Analysis of Transformer Forward Passes", Section 2.1.
+
 The protocol is the in-context one: the residual state of a chosen token position
 evolves through the layers while every other position keeps the keys and values it has
 in the unperturbed forward pass of the sample. Layer l then acts on a token state x as

@@ -1,6 +1,10 @@
 """Per-run measurements on a prepared model: FTLE profiles, Benettin spectra through
 depth and through loops, per-sublayer attribution, attention-product spectra.
 
+Applies Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse: Finite-Time
+Lyapunov Analysis of Transformer Forward Passes" and anonymous authors (2026), "Lyapunov
+Spectral Analysis of Loop Transformer Dynamics" to the decoder runs.
+
 Each function takes a loaded model and tokenised samples and returns tables
 (pandas DataFrames with lower_snake_case columns); no file paths here.
 """

@@ -1,5 +1,10 @@
 """Primitives shared by the tangent-flow estimators: probes, QR renormalisation,
-batched Jacobian-vector products, and the non-finite guard."""
+batched Jacobian-vector products, and the non-finite guard.
+
+Shared by Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse: Finite-Time
+Lyapunov Analysis of Transformer Forward Passes", Eq. (1), and anonymous authors (2026),
+"Lyapunov Spectral Analysis of Loop Transformer Dynamics", Appendix A.
+"""
 from __future__ import annotations
 
 from typing import Callable

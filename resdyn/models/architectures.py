@@ -46,7 +46,7 @@ OWN_CLOSED_FORMS: dict[str, str] = {"gemma4_text": "pre_feedforward_layernorm"}
 # Types with no closed form: Jacobians by autodiff through the transformers layer itself
 # (resdyn.models.generic). model_type -> the submodule whose *input* is the odd snapshot.
 # GPT-NeoX (Pythia) runs attention and MLP in parallel from the same h, so the input of its
-# MLP norm is h itself: its odd snapshot repeats the even one (see README, "Supported models").
+# MLP norm is h itself: its odd snapshot repeats the even one (see docs/configuration.md, "Supported architectures").
 GENERIC_PRE_MLP: dict[str, str] = {
     "gpt_neox": "post_attention_layernorm",
     "phi3": "post_attention_layernorm",

@@ -1,5 +1,8 @@
 """A decoder block as a pure torch function of the last token's residual state.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.2 (exact per-layer Jacobians), in closed form.
+
 `Block` copies one Hugging Face decoder layer's weights and re-implements its
 forward for the last position only, with the earlier positions' keys and values
 held fixed (`Context`). It is exact in any dtype (the transformers layers

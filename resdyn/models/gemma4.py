@@ -1,5 +1,8 @@
 """Gemma 4 (text) decoder layer for a token alone at position 0, and its closed-form Jacobian.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.2, for Gemma 4.
+
 The layer (transformers' Gemma4TextDecoderLayer), with N/P RMSNorms scaled by w (not 1 + w):
   h1 = h + P_a(A(N_a(h)))                               attention step
   h2 = h1 + P_m(W_down (act(W_gate y) ⊙ W_up y)),  y = N_m(h1)   MLP step

@@ -1,5 +1,8 @@
 """Jacobians of any transformers decoder layer by autodiff through the layer module itself.
 
+Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
+Appendix A.2, by autodiff.
+
 For types without a closed form (`architectures.GENERIC_PRE_MLP`) and for Gemma 4's
 in-context protocol. `DecoderLayer` copies one layer and evaluates it with
 `torch.func.functional_call`, so J = ∂h_out/∂h_in at the last token is `torch.func.jacrev`

@@ -1,5 +1,8 @@
 """Closed-form Jacobian of one block for the last token attending over a fixed context.
 
+The in-context counterpart of Fernando & Guitchounts (2026), "Dynamics of the Transformer
+Residual Stream", Appendix A.2.
+
 The last token, at its real position p, attends to the earlier positions' keys and values
 (`Context`, computed once from their own residual states and held constant) and to its own.
 With x = N_a(h) the attention input, head h of group g reads

@@ -1,4 +1,4 @@
-"""Figures of the loop study (seed 004): each takes one combined loop_* table."""
+"""Figures of the loop study (Lyapunov Spectral Analysis of Loop Transformer Dynamics (anonymous, 2026)): each takes one combined loop_* table."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -111,7 +111,7 @@ def checkpoint_series(ck: pd.DataFrame):
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel("training step")
     ax.set_ylabel("lambda_1 (single probe)")
-    # the seed compares the spread across checkpoints with the per-prompt spread
+    # the loop paper compares the spread across checkpoints with the per-prompt spread
     ax.set_title(f"across-checkpoint sd {s['mean'].std(ddof=0):.4f}, mean per-prompt sd {s['std'].mean():.4f}",
                  fontsize=9)
     ax.legend(fontsize=7)

@@ -1,4 +1,5 @@
-"""Token trajectories during generation (issue 17): per-token instability ct_t along
+"""Token trajectories during generation (after Bosange Batuli 2026, "Four Dynamical Regimes in
+Large Language Models: An Empirical Phase Map"; definitions here are this project's): per-token instability ct_t along
 generated text, its normalisation, per-trajectory summaries, regimes on the
 (level, variability) plane, a variance decomposition and low-entropy collapse episodes.
 

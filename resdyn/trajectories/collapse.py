@@ -1,5 +1,8 @@
 """Low-entropy collapse episodes and how often they end before the trajectory does.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (collapse exits).
+
 An episode is a maximal run of >= min_length consecutive generated tokens with
 H_t < entropy_threshold. It exits when a token with H_t >= threshold follows it within
 the trajectory; one that lasts to token T is censored (not exited). The exit share is

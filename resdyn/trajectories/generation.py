@@ -1,6 +1,9 @@
 """Decoding: T new tokens per prompt, greedy or sampled at a temperature from a seeded
 generator, with the model's next-token entropy at each step.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models".
+
 Step t (1..T) runs the forward pass at the last position of the sequence so far and
 draws token t from it; H_t is the entropy (nats) of that pass's next-token distribution
 at temperature 1 (the model's own distribution, also when sampling tempers it).

@@ -1,4 +1,8 @@
-"""One run's token table: every prompt decoded greedy and sampled, ct_t and H_t per token."""
+"""One run's token table: every prompt decoded greedy and sampled, ct_t and H_t per token.
+
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models".
+"""
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,8 @@
 """RAW and CLIPPED_MAD scores of the per-token metrics, and per-trajectory summaries.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (RAW and CLIPPED_MAD).
+
 CLIPPED_MAD: z = (x - median) / (1.4826 MAD), median and MAD over one model's pooled
 tokens (all its prompts and decodings), then clipped to [-c, c]. 1.4826 MAD estimates
 the standard deviation of a normal sample. A trajectory is one (run, prompt, decoding).

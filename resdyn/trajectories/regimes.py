@@ -1,5 +1,9 @@
 """Four regimes on the (level, variability) plane of the trajectory summaries.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (four regimes;
+thresholds defined here).
+
 Thresholds, per (metric, normalisation), pooled over every trajectory of the panel (all
 runs, prompts, decodings): level_low, level_high = the level quantiles
 `level_quantiles` (default terciles 1/3, 2/3), variability_high = the variability

@@ -1,5 +1,10 @@
 """Per-token instability of a generated sequence, read from one forward pass of it.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (ct_t; defined here as
+an FTLE of Mohammad (2026), "Depth-Dynamics Signatures of Conversational Collapse: Finite-Time
+Lyapunov Analysis of Transformer Forward Passes").
+
 The generated token t (1..T) comes from the pass at position p_t = n_prompt - 2 + t.
 At p_t, with every other position's keys and values held as in the unperturbed pass:
 - ct_dynamical: the FTLE lambda_1 through depth (resdyn.lyapunov.ftle: JVP tangents, QR

@@ -1,5 +1,9 @@
 """Variance decomposition of trajectory summaries into model, prompt category and residual.
 
+After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
+Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (variance
+decomposition).
+
 Two-way additive ANOVA (statsmodels OLS y ~ C(run) + C(category), type II sums of
 squares); share = SS_factor / SS_total with SS_total = sum (y - mean y)^2. With every
 model decoding every prompt the design is balanced and the shares add up to 1; the
