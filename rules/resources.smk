@@ -109,8 +109,11 @@ def _needs(kind, run, attempt):
         # Jacobians in float32 and float64 with the float64 recompute (the job's working set
         # when it runs on a CPU) and the memory-mapped activations.
         spec = config["runs"].get(run, {})
-        whole = kind == "gpu_jacobian" or spec.get("protocol", "single_token") != "single_token"
-        held = weights if whole else 3 * weights / max(n_layers, 1)  # a layer, its float64 copy
+        protocol = spec.get("protocol", "single_token")
+        whole = kind == "gpu_jacobian" or protocol != "single_token"
+        # one layer's weights and their float64 copy
+        layer = 3 * weights / max(n_layers, 1)
+        held = weights if whole else layer
         batch = int(config.get("jacobians", {}).get("batch_size", 32))
         mem = held + acts + batch * (4 + 8 + 8) * d * d / mib + 4000
         minutes = 15 + n * (0.02 * w**2 + 0.03 * w**3)
