@@ -21,6 +21,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import torch
 
 GPU_GRANT_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
@@ -128,6 +129,30 @@ def describe(device: torch.device) -> str:
     return (f"device {device}{name}; torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}, "
             f"driver {driver_version()}; float32 matmul {mode}: "
             + ", ".join(f"{k}={v}" for k, v in state.items()) + free)
+
+
+def in_batches_that_fit(n: int, batch_size: int, run_batch, where: str = "") -> int:
+    """run_batch(ids) over ids 0..n-1 in consecutive batches of at most `batch_size`; where the
+    device runs out of memory, the batch is halved and tried again (logged). Returns the batch
+    size that ran last. run_batch must keep nothing of a batch that fails (JacobianAccumulator.add)."""
+    start = 0
+    while start < n:
+        ids = np.arange(start, min(start + batch_size, n))
+        try:
+            run_batch(ids)
+        except torch.OutOfMemoryError as err:
+            if batch_size == 1:
+                raise
+            message = str(err).splitlines()[0]
+        else:
+            start += len(ids)
+            continue
+        # outside the handler: the failed batch's tensors, held by the traceback, are gone
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        batch_size = max(1, batch_size // 2)
+        log.warning("%s: device out of memory (%s); batch size now %d", where, message, batch_size)
+    return batch_size
 
 
 def job_device(logger: logging.Logger | None = None) -> torch.device:

@@ -47,8 +47,9 @@ class DeviceMemory(TorchDispatchMode):
     A storage counts from the first op that returns a tensor on it until the last tensor on it
     is gone; views share their base's storage. Also answers what only data could: scalars, and nonzero (all entries)."""
 
-    def __init__(self):
+    def __init__(self, capacity: int | None = None):
         super().__init__()
+        self.capacity = capacity  # bytes; beyond them an op raises torch.OutOfMemoryError, as the card would
         self.live = self.peak = 0
         self._bytes: dict[int, int] = {}  # live storages: their bytes
 
@@ -59,8 +60,11 @@ class DeviceMemory(TorchDispatchMode):
             return
         self._bytes[key] = storage.nbytes()
         self.live += storage.nbytes()
-        self.peak = max(self.peak, self.live)
         weakref.finalize(storage, self._release, key)  # storages' Python objects live as long as the storage
+        if self.capacity is not None and self.live > self.capacity:
+            raise torch.OutOfMemoryError(f"simulated device: {self.live / GIB:.1f} GiB live, "
+                                         f"{self.capacity / GIB:.1f} GiB on the card")
+        self.peak = max(self.peak, self.live)
 
     def _release(self, key: int) -> None:
         self.live -= self._bytes.pop(key)
@@ -75,7 +79,7 @@ class DeviceMemory(TorchDispatchMode):
             args = (args[0], [x for i in args[1] for x in _mask_as_indices(i)])
         out = func(*args, **(kwargs or {}))
         for t in tree_leaves(out):
-            if isinstance(t, FakeTensor) and t.device.type != "cpu":
+            if isinstance(t, FakeTensor) and t.device.type == DEVICE.type:  # not host, not meta
                 self._track(t)
         return out
 
@@ -91,8 +95,9 @@ def _mask_as_indices(index):
 
 
 @contextlib.contextmanager
-def simulated_cuda(host_values=falling_rows):
-    """Fake CUDA tensors for the block's body; yields the DeviceMemory tracker.
+def simulated_cuda(host_values=falling_rows, capacity: int | None = None):
+    """Fake CUDA tensors for the block's body; yields the DeviceMemory tracker (a card of
+    `capacity` bytes where given).
 
     Patches, for the block only: `Tensor.numpy` (refuses device tensors as CUDA does; a fake
     host tensor gives `host_values(shape, numpy dtype)`), and `torch.tensor` / `torch.as_tensor`
@@ -116,7 +121,7 @@ def simulated_cuda(host_values=falling_rows):
     torch.Tensor.numpy = fake_numpy
     torch.tensor, torch.as_tensor = on_device(tensor), on_device(as_tensor)
     try:
-        with FakeTensorMode(allow_non_fake_inputs=True), DeviceMemory() as memory:
+        with FakeTensorMode(allow_non_fake_inputs=True), DeviceMemory(capacity) as memory:
             yield memory
     finally:
         torch.Tensor.numpy, torch.tensor, torch.as_tensor = numpy, tensor, as_tensor

@@ -136,3 +136,21 @@ def test_gemma4_single_token_engine(tmp_path, monkeypatch):
 # The generic engine (resdyn.models.generic.DecoderLayer: a deep copy of a transformers layer moved
 # with Module.to) does not run under FakeTensorMode in torch 2.13 ("meta converter nyi" when the
 # copy's parameters are swapped); it, and Gemma 4 in context, are covered by tests/gpu only.
+
+
+A100_40GB = 40 * 10**9 - 2**30  # what a 40 GB A100 leaves beside the CUDA context
+
+
+def test_llama_layer_batch_shrinks_to_fit_a_40gb_card(tmp_path, monkeypatch, caplog):
+    """A single-token Llama layer needs ~47 GiB at batch 32 in auto precision (every sample recomputed in
+    float64): on a 40 GB A100 the job halves its batch on running out of memory and finishes within the card."""
+    cfg = LLAMA31_8B
+    folder = prepared_folder(tmp_path / "model", cfg)
+    patch_layer_files(monkeypatch, cfg)
+    states = np.zeros((2 * BATCH, cfg["hidden_size"]), np.float32)
+    with simulated_cuda(capacity=A100_40GB) as memory, caplog.at_level("WARNING", logger="resdyn.device"):
+        block = single_token_block(folder, 3, device=DEVICE)
+        result = single_token_layer_stats(block, states, BATCH, "run r, layer 3", precision=PRECISION)
+    check_layer_file(result, len(states), cfg["hidden_size"])
+    assert "device out of memory" in caplog.text and "batch size now 16" in caplog.text, caplog.text
+    assert memory.peak <= A100_40GB
