@@ -6,7 +6,7 @@ data, so d = 4096 Jacobians cost nothing, while the mistakes a real GPU punishes
 - `.numpy()` of a device tensor raises TypeError with CUDA's own message (`simulated_cuda`
   patches `Tensor.numpy`: a fake *host* tensor gives an array of host values, `host_values`).
 What only data could answer is answered here: `bool()`, `float()` and `.item()` of a fake
-tensor give True / 1.0, so finiteness checks pass, and host copies of floating arrays hold
+tensor give True / 1.0 / 0 (a count of bad values), so finiteness checks pass, and host copies of floating arrays hold
 `host_values` (by default each row falls linearly from 1 to 0: every σ_min is 0, every sample
 unresolved, so `precision: auto` recomputes every sample in float64, its most memory-hungry path).
 
@@ -71,7 +71,7 @@ class DeviceMemory(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func is torch.ops.aten._local_scalar_dense.default:  # bool(), float(), .item() of a fake tensor
-            return True if args[0].dtype == torch.bool else 1.0 if args[0].is_floating_point() else 1
+            return True if args[0].dtype == torch.bool else 1.0 if args[0].is_floating_point() else 0
         if func is torch.ops.aten.nonzero.default:  # boolean-mask indexing: every entry counts as True
             x = args[0]
             return torch.empty((x.numel(), x.dim()), dtype=torch.long, device=x.device)

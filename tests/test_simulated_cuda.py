@@ -24,6 +24,7 @@ from resdyn.jacobians import single_token_layer_stats
 from resdyn.layer_engines import engine_layer_stats
 from resdyn.layer_stats import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
+from resdyn.lyapunov import model_runs
 from resdyn.protocols import protocol_layer_arrays
 
 PAPER = yaml.safe_load(open("config/paper.yaml"))
@@ -154,3 +155,23 @@ def test_llama_layer_batch_shrinks_to_fit_a_40gb_card(tmp_path, monkeypatch, cap
     check_layer_file(result, len(states), cfg["hidden_size"])
     assert "device out of memory" in caplog.text and "batch size now 16" in caplog.text, caplog.text
     assert memory.peak <= A100_40GB
+
+
+LYAPUNOV = {  # what the Lyapunov rules call (scripts/lyapunov_*.py), at small k and step counts
+    "ftle": lambda m, s: model_runs.ftle_tables(m, s, [0], "r", seeds=[0], cadence=2, position="span", span_tokens=2),
+    "spectrum": lambda m, s: model_runs.spectrum_tables(m, s, [0], "r", k=2, loop_steps=2, seed=0),
+    "attribution": lambda m, s: model_runs.attribution_table(m, s, [0], "r", k=2, loop_steps=2, seed=0),
+    "attention": lambda m, s: model_runs.attention_table(m, s, "r", n=8, d_head=4, temperatures=[1.0], n_steps=4,
+                                                         warmup=1, k=2, repeats=1, rank_threshold=2.0, real_tokens=8,
+                                                         seed=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LYAPUNOV))
+def test_lyapunov_entry_functions(name):
+    """lyapunov_* rules: JVP tangents, QR and probes through a d = 4096 Llama on the device (token ids on the host,
+    as the corpus gives them)."""
+    with simulated_cuda():
+        model = fake_model(shortened(LLAMA31_8B, 1), DEVICE)
+        out = LYAPUNOV[name](model, [torch.arange(3, 15)])
+    assert len(out) > 0
