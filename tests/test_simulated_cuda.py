@@ -15,13 +15,13 @@ import pytest
 import torch
 import yaml
 
-from paper_shapes import GEMMA4_E4B, LLAMA31_8B, OLMO3_7B, fake_layer_tensors, fake_model, \
+from paper_shapes import GEMMA4_E4B, GENERIC_4096, LLAMA31_8B, OLMO3_7B, fake_layer_tensors, fake_model, \
     prepared_folder, shortened
 from simulated_cuda import DEVICE, simulated_cuda
 
 from resdyn.activations import extract_with_loss
 from resdyn.jacobians import single_token_layer_stats
-from resdyn.layer_engines import engine_layer_stats
+from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
 from resdyn.layer_stats import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
 from resdyn.lyapunov import model_runs
@@ -134,9 +134,26 @@ def test_gemma4_single_token_engine(tmp_path, monkeypatch):
             check_layer_file(result, BATCH, cfg["hidden_size"])
 
 
-# The generic engine (resdyn.models.generic.DecoderLayer: a deep copy of a transformers layer moved
-# with Module.to) does not run under FakeTensorMode in torch 2.13 ("meta converter nyi" when the
-# copy's parameters are swapped); it, and Gemma 4 in context, are covered by tests/gpu only.
+def test_generic_engine_single_token(tmp_path, monkeypatch):
+    """jacobian_layer by autodiff through a d = 4096 decoder layer (the generic engine), a batch of 32."""
+    cfg = GENERIC_4096
+    folder = prepared_folder(tmp_path / "model", cfg)
+    patch_layer_files(monkeypatch, cfg)
+    acts = np.zeros((BATCH, 2 * cfg["num_hidden_layers"], cfg["hidden_size"]), np.float32)
+    with simulated_cuda():
+        result = engine_layer_stats(folder, 1, "single_token", acts, None, BATCH, "layer 1", device=DEVICE,
+                                    precision=PRECISION)
+    check_layer_file(result, BATCH, cfg["hidden_size"])
+
+
+def test_gemma4_in_context_generic_engine():
+    """jacobian_layer on Gemma 4 in context (autodiff through the layer), a KV-shared layer included."""
+    cfg = shortened(GEMMA4_E4B, 12)
+    with simulated_cuda():
+        model = fake_model(cfg, DEVICE)
+        results = engine_in_context_stats(model, [0, 11], token_ids(1, 1000, 8), "run r", precision=PRECISION)
+    for result in results:
+        check_layer_file(result, 1, cfg["hidden_size"])
 
 
 A100_40GB = 40 * 10**9 - 2**30  # what a 40 GB A100 leaves beside the CUDA context
