@@ -131,6 +131,16 @@ def describe(device: torch.device) -> str:
             + ", ".join(f"{k}={v}" for k, v in state.items()) + free)
 
 
+def require_memory(device: torch.device, need: float, what: str) -> None:
+    """Fail at the job's start where the card is smaller than `need` bytes (what the job holds at
+    once and cannot split), naming the setting that asks for a larger one."""
+    memory = free_memory(device)
+    if memory is not None and memory[1] < need:
+        raise DeviceError(f"{what} needs ~{need / 2**30:.0f} GiB of device memory; this card has "
+                          f"{memory[1] / 2**30:.0f} GiB. Ask for a larger card (profiles/slurm-a100: "
+                          "RESDYN_SLURM_GPU_CONSTRAINT, e.g. the 80 GB A100's feature name on your cluster)")
+
+
 def in_batches_that_fit(n: int, batch_size: int, run_batch, where: str = "") -> int:
     """run_batch(ids) over ids 0..n-1 in consecutive batches of at most `batch_size`; where the
     device runs out of memory, the batch is halved and tried again (logged). Returns the batch

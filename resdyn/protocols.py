@@ -20,6 +20,14 @@ from resdyn.models.block import Block
 PROTOCOLS = ("single_token", "in_context")
 
 
+def device_bytes_needed(model, n_layers: int | None = None, protocols=PROTOCOLS) -> float:
+    """What protocol_layer_arrays holds on the device at once: the model, a float64 running sum of J
+    per layer and protocol, and one layer's float64 copy with its Jacobians (2 GiB allowed for them)."""
+    d, n_layers = model.config.hidden_size, n_layers or model.config.num_hidden_layers
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights + len(protocols) * n_layers * d * d * 8 + 2 * weights / model.config.num_hidden_layers + 2 * 2**30
+
+
 def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single",
                           layers=None, protocols=PROTOCOLS):
     """Per protocol, one layer-file dict per layer of `layers` (default: all), in that order

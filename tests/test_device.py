@@ -88,3 +88,10 @@ def test_choose_device_refuses_a_granted_gpu(monkeypatch):
         device.choose_device({"SLURM_JOB_GPUS": "0"})
     assert device.choose_device({}).type == "cpu"
     assert device.choose_device({"SLURM_JOB_GPUS": "0", device.ALLOW_CPU_VARIABLE: "1"}).type == "cpu"
+
+
+def test_require_memory_names_the_setting_for_a_larger_card(monkeypatch):
+    monkeypatch.setattr(device, "free_memory", lambda dev: (30 * 2**30, 40 * 2**30))
+    with pytest.raises(device.DeviceError, match=r"needs ~45 GiB .* this card has 40 GiB.*RESDYN_SLURM_GPU_CONSTRAINT"):
+        device.require_memory(device.torch.device("cpu"), 45 * 2**30, "protocol_tables (r)")
+    device.require_memory(device.torch.device("cpu"), 39 * 2**30, "protocol_tables (r)")

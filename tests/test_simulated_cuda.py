@@ -25,7 +25,7 @@ from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
 from resdyn.layer_stats import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
 from resdyn.lyapunov import model_runs
-from resdyn.protocols import protocol_layer_arrays
+from resdyn.protocols import device_bytes_needed, protocol_layer_arrays
 
 PAPER = yaml.safe_load(open("config/paper.yaml"))
 BATCH = PAPER["jacobians"]["batch_size"]
@@ -97,7 +97,9 @@ def test_protocol_arrays_and_in_context_block_engine():
         model = fake_model(cfg, DEVICE)
         ids = token_ids(2, cfg["vocab_size"])
         arrays, rel_diff = protocol_layer_arrays(model, ids, "r", precision=PRECISION)
+        need = device_bytes_needed(model)
     assert rel_diff.shape == (2, 2)
+    assert 0.5 * need < memory.peak <= need  # what the job checks the card against covers what it holds
     for protocol in ("single_token", "in_context"):
         assert len(arrays[protocol]) == 2
         check_layer_file(arrays[protocol][1], 2, cfg["hidden_size"])
