@@ -118,7 +118,8 @@ def test_extract_with_loss():
 
 
 def test_gemma4_single_token_engine(tmp_path, monkeypatch):
-    """jacobian_layer on Gemma 4 (its closed form): an own-KV layer and a KV-shared one, per-layer inputs on the device."""
+    """jacobian_layer on Gemma 4 (its closed form): an own-KV layer and a KV-shared one, per-layer inputs
+    on the device."""
     import resdyn.layer_engines as layer_engines
 
     cfg = shortened(GEMMA4_E4B, 12)  # layers 6-11 reuse 4's and 5's keys/values
