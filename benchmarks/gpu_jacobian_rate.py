@@ -21,6 +21,7 @@ import torch
 from cost_model import A100_FP32, A100_FP64, N_SAMPLES, PAPER_MODELS, project
 from timing import best_of
 
+from resdyn.device import job_device
 from resdyn.jacobians import JacobianAccumulator, single_token_jacobians
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
@@ -85,7 +86,7 @@ def main() -> None:
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("gpu_jacobian_rate: torch sees no CUDA device")
-    device = torch.device("cuda")
+    device = job_device()  # IEEE float32 pinned, as in the jobs: the rate of the arithmetic they run
     svd_eff = svd_efficiency()
     # the formula is cost_model's: at d = 4096 it must give the llama31_8b row of project()
     d, f, n_layers, _ = PAPER_MODELS["llama31_8b"]

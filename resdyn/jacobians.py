@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from resdyn.device import in_batches_that_fit
 from resdyn.layer_stats import FLAG_NAMES, STAT_NAMES  # noqa: F401  (re-exported)
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians
@@ -154,9 +155,9 @@ class JacobianAccumulator:
         stats["kappa_unresolved"] = unresolved
         stats["kappa_censored"] = _censor(stats, eps)
         del stats["resolved"]
-        self.eps = max(self.eps, float(eps.max()))
-        self.sum_J = self.sum_J + j64.sum(0)
-        self.sum_col_norm = self.sum_col_norm + torch.linalg.vector_norm(j64, dim=1).sum(0)
+        sum_J = self.sum_J + j64.sum(0)  # all made before any is kept: running out of memory changes nothing
+        sum_col_norm = self.sum_col_norm + torch.linalg.vector_norm(j64, dim=1).sum(0)
+        self.eps, self.sum_J, self.sum_col_norm = max(self.eps, float(eps.max())), sum_J, sum_col_norm
         for name, values in stats.items():
             self.per_sample[name].append(values)
         self.n += jac.shape[0]
@@ -193,11 +194,14 @@ def single_token_layer_stats(block: Block, states, batch_size: int, where: str, 
     device = block.down[0].device
     block64 = block if block.dtype == torch.float64 else None if precision == "single" else double_block(block)
     main = block64 if precision == "double" else block
-    for start in range(0, len(states), batch_size):
-        ids = np.arange(start, min(start + batch_size, len(states)))
+
+    def one_batch(ids):
         batch = torch.from_numpy(np.ascontiguousarray(states[ids])).to(device)
-        recompute = (lambda rows, b=batch: single_token_jacobians(block64, b[rows])) if precision == "auto" else None
+        recompute = None if precision != "auto" else (
+            lambda rows: single_token_jacobians(block64, batch[torch.as_tensor(rows, device=device)]))
         acc.add(single_token_jacobians(main, batch), ids, where, recompute)
         if progress is not None:
             progress(len(ids))
+
+    in_batches_that_fit(len(states), batch_size, one_batch, where)
     return acc.result()

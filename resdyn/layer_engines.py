@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from resdyn.activations import block_inputs
+from resdyn.device import in_batches_that_fit
 from resdyn.jacobians import JacobianAccumulator, check_precision
 from resdyn.models.architectures import engine_of
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder
@@ -113,14 +114,16 @@ def _single_token_stats(path, layer, activations, token_ids, batch_size, where, 
         e_all = per_layer_inputs_from_folder(path, [ids[-1] for ids in token_ids], layer, device)
     acc = JacobianAccumulator(d=activations.shape[-1])
     rows_of = lambda t, rows: None if t is None else t[torch.as_tensor(rows, device=t.device)]  # noqa: E731
-    for start in range(0, len(activations), batch_size):
-        ids = np.arange(start, min(start + batch_size, len(activations)))
+
+    def one_batch(ids):
         h = torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * layer])).to(device)
         kv = None if j is None else torch.from_numpy(np.ascontiguousarray(activations[ids, 2 * j])).to(device)
         e = rows_of(e_all, ids)
         again = None if jacobians64 is None else (
-            lambda rows, h=h, e=e, kv=kv: jacobians64(rows_of(h, rows), rows_of(e, rows), rows_of(kv, rows)))
+            lambda rows: jacobians64(rows_of(h, rows), rows_of(e, rows), rows_of(kv, rows)))
         acc.add(jacobians(h, e, kv), ids, where, again)
         if progress is not None:
             progress(len(ids))
+
+    in_batches_that_fit(len(activations), batch_size, one_batch, where)
     return acc.result()

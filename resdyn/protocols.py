@@ -16,11 +16,19 @@ import numpy as np
 import torch
 
 from resdyn.activations import block_inputs
-from resdyn.jacobians import JacobianAccumulator, check_precision, double_block, in_context_jacobian
+from resdyn.jacobians import JacobianAccumulator, check_precision, in_context_jacobian
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 
 PROTOCOLS = ("single_token", "in_context")
+
+
+def device_bytes_needed(model, n_layers: int | None = None, protocols=PROTOCOLS) -> float:
+    """What protocol_layer_arrays holds on the device at once: the model, a float64 running sum of J
+    per layer and protocol, and one layer's float64 copy with its Jacobians (2 GiB allowed for them)."""
+    d, n_layers = model.config.hidden_size, n_layers or model.config.num_hidden_layers
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights + len(protocols) * n_layers * d * d * 8 + 2 * weights / model.config.num_hidden_layers + 2 * 2**30
 
 
 def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single",
@@ -37,8 +45,8 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     arch = architecture_of(model.config.model_type)
     layers = list(range(model.config.num_hidden_layers)) if layers is None else list(layers)
     dtype = torch.float64 if precision == "double" else torch.float32
-    blocks = [Block(model, layer, arch, dtype) for layer in layers]
-    blocks64 = [double_block(b) for b in blocks] if precision == "auto" else [None] * len(layers)
+    blocks = OneLayerAtATime(model, arch, dtype)  # float64 weights: one layer's copy at a time
+    blocks64 = OneLayerAtATime(model, arch, torch.float64) if precision == "auto" else None
     jacobian = {  # (block, prefix (T, d)) -> (1, d, d)
         "single_token": lambda b, x: b.single_token_jacobian(x[-1:]),
         "in_context": lambda b, x: in_context_jacobian(b, x)[None],
@@ -48,25 +56,41 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     rel_diff = np.zeros((len(layers), len(token_ids))) if both else None
     for sample, ids in enumerate(token_ids):
         inputs = block_inputs(model, ids)
-        for k, (layer, block, block64) in enumerate(zip(layers, blocks, blocks64)):
+        for k, layer in enumerate(layers):
+            block = blocks(layer)
             prefix = inputs[layer].to(dtype)
             jac = {}
             for protocol in protocols:
                 jac[protocol] = jacobian[protocol](block, prefix)
-                again = None if block64 is None else (
-                    lambda rows, f=jacobian[protocol], b=block64, x=prefix: f(b, x.double()))
+                again = None if blocks64 is None else (  # the float64 copy is made only for an unresolved sample
+                    lambda rows, f=jacobian[protocol], layer=layer, x=prefix: f(blocks64(layer), x.double()))
                 acc[protocol][k].add(jac[protocol], [sample], f"run {run}, layer {layer} ({protocol})", again)
-            if both:
-                rel_diff[k, sample] = relative_difference(jac["single_token"][0].double().numpy(),
-                                                          jac["in_context"][0].double().numpy())
+            if both:  # on the Jacobians' device: one number comes to the host
+                rel_diff[k, sample] = relative_difference(jac["single_token"][0], jac["in_context"][0])
         if progress is not None:
             progress()
     return {p: [a.result() for a in per_layer] for p, per_layer in acc.items()}, rel_diff
 
 
-def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a − b‖_F / ‖a‖_F."""
-    return float(np.linalg.norm(np.asarray(a, float) - np.asarray(b, float)) / np.linalg.norm(np.asarray(a, float)))
+class OneLayerAtATime:
+    """`Block`s of a model in one dtype, only the last one asked for kept: a dtype other than the
+    weights' (float64 from float32) copies a layer's weights, and one layer's copy is all that is held."""
+
+    def __init__(self, model, arch, dtype):
+        self.model, self.arch, self.dtype = model, arch, dtype
+        self.layer, self.block = None, None
+
+    def __call__(self, layer: int) -> Block:
+        if layer != self.layer:
+            self.block = None  # the previous copy goes before the next is made
+            self.block, self.layer = Block(self.model, layer, self.arch, self.dtype), layer
+        return self.block
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """‖a − b‖_F / ‖a‖_F of two matrices on any device, in float64."""
+    a = a.double()
+    return float(torch.linalg.matrix_norm(a - b.double()) / torch.linalg.matrix_norm(a))
 
 
 def protocol_tables(run: str, arrays: list[dict], memberships: dict, participations: dict, *, k: int,

@@ -39,7 +39,7 @@ rule:
         "../envs/gpu.yaml"
     threads: 1  # two layers at once beat one layer on two threads (the SVDs are sequential)
     resources:
-        **job_resources("gpu_jacobian", repeats=LAYERS_PER_JOB),
+        **job_resources("gpu_layer", repeats=LAYERS_PER_JOB),
     params:
         protocol=lambda wc: config["runs"][wc.run].get("protocol", "single_token"),
         batch_size=config["jacobians"]["batch_size"],

@@ -49,8 +49,9 @@ if PROTOCOL_RUN:
             "../envs/gpu.yaml"
         threads: 1
         resources:
-            # both protocols (~2.6x one layer's Jacobians) over every layer (up to 42 in
-            # config/paper.yaml) of n_samples of the corpus's N samples
+            # a GPU job (profiles/slurm-a100) holding the whole model; time: both protocols
+            # (~2.6x one layer's Jacobians) over every layer (up to 42 in config/paper.yaml)
+            # of n_samples of the corpus's N samples
             **job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),

@@ -18,7 +18,8 @@ from snakemake.io import expand as _expand
 RESOURCE_CLASSES = (
     "prepare",  # download/convert weights to a float32 HF folder (CPU)
     "gpu_forward",  # forward passes over the corpus (activations)
-    "gpu_jacobian",  # per-sample d x d Jacobians of one layer or chunk (+ their statistics)
+    "gpu_jacobian",  # per-sample d x d Jacobians with the whole model loaded (Lyapunov, trajectories, protocols)
+    "gpu_layer",  # per-sample d x d Jacobians of one layer or chunk, its weights read alone (single token)
     "cpu_dense",  # d x d linear algebra over all layers (spectra, cumulative, coupling)
     "cpu_schur",  # Schur surgery of one mode: every dose x draw product composed at once
     "light",  # tables, figures, corpus
@@ -101,8 +102,20 @@ def _needs(kind, run, attempt):
         mem, minutes = 2.5 * weights + 2000, 20 + 2 * weights / 1024
     elif kind == "gpu_forward":
         mem, minutes = 1.5 * weights + acts + 4000, 15 + n * params / 1e9 * 0.01
-    elif kind == "gpu_jacobian":
-        mem = 1.5 * weights + acts + 40 * dense + 4000
+    elif kind in ("gpu_jacobian", "gpu_layer"):
+        # Host memory holds what the job holds there: the whole model while it is read and moved
+        # to the device (from_pretrained reads float32 weights to the host first), or, for a
+        # single-token layer job, one layer read straight to the device; plus one batch of
+        # Jacobians in float32 and float64 with the float64 recompute (the job's working set
+        # when it runs on a CPU) and the memory-mapped activations.
+        spec = config["runs"].get(run, {})
+        protocol = spec.get("protocol", "single_token")
+        whole = kind == "gpu_jacobian" or protocol != "single_token"
+        # one layer's weights and their float64 copy
+        layer = 3 * weights / max(n_layers, 1)
+        held = weights if whole else layer
+        batch = int(config.get("jacobians", {}).get("batch_size", 32))
+        mem = held + acts + batch * (4 + 8 + 8) * d * d / mib + 4000
         minutes = 15 + n * (0.02 * w**2 + 0.03 * w**3)
     elif kind == "cpu_dense":
         mem = 2 * acts + 60 * dense + 2000

@@ -5,15 +5,16 @@ import torch
 
 from resdyn.activations import extract_with_loss, tokenize
 from resdyn.corpus import read_jsonl
+from resdyn.device import job_device
 from resdyn.health import check_health
 from resdyn.io import save_csv, save_npy
 from resdyn.logs import Progress, setup_logging
-from resdyn.models.sources import compute_device, load_prepared
+from resdyn.models.sources import load_prepared
 
 log = setup_logging(snakemake.log[0], "extract_activations")
+device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
-device = compute_device()
 model, tokenizer = load_prepared(snakemake.input.model, device=device)
 token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)
 progress = Progress(log, len(token_ids), f"{run} samples")

@@ -6,6 +6,7 @@ import torch
 
 from resdyn.activations import tokenize
 from resdyn.corpus import read_jsonl
+from resdyn.device import job_device
 from resdyn.io import save_npz
 from resdyn.jacobians import check_precision, single_token_layer_stats
 from resdyn.logs import Progress, setup_logging
@@ -13,14 +14,14 @@ from resdyn.memory import fixed_mmap_threshold
 from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
 from resdyn.models.architectures import engine_of
 from resdyn.models.layer_files import single_token_block
-from resdyn.models.sources import compute_device, load_prepared, load_tokenizer, prepared_config
+from resdyn.models.sources import load_prepared, load_tokenizer, prepared_config
 from resdyn.protocols import protocol_layer_arrays
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
+device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 fixed_mmap_threshold()  # peak memory flat in N
 torch.set_num_threads(snakemake.threads)
 run, p = snakemake.wildcards.run, snakemake.params
-device = compute_device()
 precision = check_precision(p.precision)
 activations = np.load(snakemake.input.activations, mmap_mode="r")
 engine = engine_of(prepared_config(Path(snakemake.input.model))["model_type"])  # block, gemma4 or generic

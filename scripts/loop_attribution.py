@@ -1,12 +1,14 @@
 """Per-sublayer attribution of one loop model's exponents (loop paper Fig. 2, Fig. 5a)."""
 import time
 
+from resdyn.device import job_device
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import attribution_tables, set_threads
 
 log = setup_logging(snakemake.log[0], "loop_attribution")
+job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, a, name = snakemake.params, snakemake.params.attribution, snakemake.wildcards.model
 set_threads(snakemake.threads)
 start = time.time()

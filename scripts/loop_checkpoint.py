@@ -1,10 +1,12 @@
 """Single-probe lambda_1 of one checkpoint of a training series (loop paper Fig. 3)."""
+from resdyn.device import job_device
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import checkpoint_table, set_threads
 
 log = setup_logging(snakemake.log[0], "loop_checkpoint")
+job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, c, e, name = snakemake.params, snakemake.params.checkpoints, snakemake.params.entry, snakemake.wildcards.model
 set_threads(snakemake.threads)
 model, prompts = load_job(snakemake.input.model, p.spec, p.dtype, snakemake.input.prompts, p.max_tokens,

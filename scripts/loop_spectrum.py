@@ -1,12 +1,14 @@
 """Top-k Benettin spectrum of one loop model over its loop steps (loop paper Fig. 1)."""
 import time
 
+from resdyn.device import job_device
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import set_threads, spectrum_tables
 
 log = setup_logging(snakemake.log[0], "loop_spectrum")
+job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, s, name = snakemake.params, snakemake.params.spectrum, snakemake.wildcards.model
 set_threads(snakemake.threads)
 start = time.time()

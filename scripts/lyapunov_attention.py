@@ -3,11 +3,13 @@ import time
 
 import torch
 
+from resdyn.device import job_device
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.lyapunov.model_runs import attention_table, prepare
 
 log = setup_logging(snakemake.log[0], "lyapunov_attention")
+job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, run = dict(snakemake.params.attention), snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()

@@ -4,16 +4,20 @@ import pandas as pd
 import torch
 
 from resdyn.corpus import read_jsonl
+from resdyn.device import job_device, require_memory
 from resdyn.io import save_csv
 from resdyn.logs import Progress, setup_logging
-from resdyn.models.sources import compute_device, load_prepared
-from resdyn.protocols import PROTOCOLS, protocol_layer_arrays, protocol_tables
+from resdyn.models.sources import load_prepared
+from resdyn.protocols import PROTOCOLS, device_bytes_needed, protocol_layer_arrays, protocol_tables
 from resdyn.tokens import encode_all
 
 log = setup_logging(snakemake.log[0], "protocol_tables")
+device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
-model, tokenizer = load_prepared(snakemake.input.model, device=compute_device())
+model, tokenizer = load_prepared(snakemake.input.model)  # on the host first: the card's size is checked before
+require_memory(device, device_bytes_needed(model), f"protocol_tables ({run})")
+model = model.to(device)
 token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus)[: p.n_samples], p.bos)
 arrays, rel_diff = protocol_layer_arrays(model, token_ids, run, Progress(log, len(token_ids), f"{run} samples"),
                                          p.precision)

@@ -3,6 +3,7 @@ import time
 
 import torch
 
+from resdyn.device import job_device
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
 from resdyn.lyapunov.model_runs import load_model
@@ -10,6 +11,7 @@ from resdyn.trajectories.model_run import trajectory_tokens
 from resdyn.trajectories.prompts import categorised_prompts
 
 log = setup_logging(snakemake.log[0], "trajectory_generate")
+job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
 p, run = snakemake.params.traj, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()

@@ -196,7 +196,7 @@ def _slurm_job_of(pid: int) -> int | None:
 def test_tiny_workflow_on_real_slurm(cluster, tmp_path):
     wd = copy_workflow(tmp_path / "wf")
     profile = derive_test_profile(wd / "profiles" / "slurm-test", env=clean_env(RESDYN_SLURM_GPU_CPUS=1))
-    env = clean_env(**{TAG: TAG_VALUE})
+    env = clean_env(**{TAG: TAG_VALUE}, RESDYN_ALLOW_CPU=1)  # the node's GPU is fake (gres File=/dev/null)
     # Cap job memory at what the node offers (resource functions ask for >= 2-4 GB).
     node = dict(re.findall(r"(\w+)=(\S*)", _sh("scontrol", "-o", "show", "node").stdout))
     common = ["--profile", profile, "--configfile", "config/tiny.yaml", "--resources", f"mem_mb={node['RealMemory']}"]

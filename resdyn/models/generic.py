@@ -75,14 +75,20 @@ class DecoderLayer:
         stack = decoder_stack(model)
         self.config = model.config
         self.layer_idx, self.dtype, self.kv_source = layer_idx, dtype, kv_source
-        self.layer = copy.deepcopy(stack.layers[layer_idx]).to(dtype).eval()
+        source = stack.layers[layer_idx]
+        tensors = {k: v.detach() for k, v in (*source.named_parameters(), *source.named_buffers())}
+        # the module is copied for its code and config only (functional_call supplies the tensors):
+        # its parameters and buffers become meta tensors, so no second copy of the layer sits on the device
+        memo = {id(t): torch.empty_like(t, device="meta", dtype=dtype if t.is_floating_point() else t.dtype)
+                for t in (*source.parameters(), *source.buffers())}
+        self.layer = copy.deepcopy(source, memo).eval()
         for module in self.layer.modules():
             if type(module).__name__.endswith("RMSNorm"):
                 module.forward = _exact_rms_norm(module)
             if hasattr(module, "config"):
                 module.config._attn_implementation = "eager"  # the copy's own config
                 module.config._experts_implementation = "eager"  # a loop over experts: any dtype, autodiff
-        self.params = {k: v.detach() for k, v in (*self.layer.named_parameters(), *self.layer.named_buffers())}
+        self.params = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}  # as Module.to
         self.rotary = stack.rotary_emb
         types_ = getattr(self.config, "layer_types", None)
         self.layer_type = types_[layer_idx] if types_ else None

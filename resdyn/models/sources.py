@@ -185,8 +185,11 @@ def _one_gguf_parse():
 
 
 def compute_device() -> torch.device:
-    """The GPU where torch sees one (cluster GPU rules), else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The GPU where torch sees one (cluster GPU rules), else the CPU: `resdyn.device.job_device`,
+    which pins IEEE float32, refuses a granted GPU that torch cannot see and logs the device."""
+    from resdyn.device import job_device
+
+    return job_device()
 
 
 def prepared_config(path: Path) -> dict:

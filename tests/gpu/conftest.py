@@ -33,6 +33,8 @@ def pytest_collection_modifyitems(config, items):
 def device() -> torch.device:
     dev = torch.device(DEVICE)
     if dev.type == "cuda":
-        # float32 GEMMs in full precision (TF32 would cost ~3 digits): what the workflow gets
-        assert torch.get_float32_matmul_precision() == "highest"
+        # float32 GEMMs in full precision (TF32 would cost ~3 digits), pinned as every GPU job pins them
+        from resdyn.device import is_ieee_float32, pin_ieee_float32
+
+        assert is_ieee_float32(pin_ieee_float32())
     return dev

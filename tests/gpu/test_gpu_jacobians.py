@@ -2,7 +2,8 @@
 
 Tolerances: float32 on the device against float64 on the CPU agrees to ~1e-6 relative per
 entry at d = 32 (rounding of a few hundred-term sums); 1e-4 leaves room for the order of
-summation in cuBLAS. float64 on both sides agrees to rounding: 1e-10.
+summation in cuBLAS. float64 on both sides agrees to rounding: 1e-10, where `Block` alone
+computes (its own norms); RoPE tables come from transformers in float32 (1e-5 there).
 """
 from __future__ import annotations
 
@@ -108,4 +109,6 @@ def test_in_context_protocol_on_the_device_matches_cpu_float64(device, model_typ
     # the prefix itself carries float32 rounding from the device's forward pass
     torch.testing.assert_close(got.cpu(), expected, atol=1e-4, rtol=1e-4)
     exact = in_context_jacobian(Block(model_dev, layer, arch, dtype=torch.float64), prefix.to(device))
-    torch.testing.assert_close(exact.cpu(), expected, atol=1e-10, rtol=1e-10)
+    # same float64 prefix; the RoPE tables come from the model's rotary module in float32 (ε32
+    # relative per entry, different kernels), entering q and k: 1e-5 (≈ 100 ε32)
+    torch.testing.assert_close(exact.cpu(), expected, atol=1e-5, rtol=1e-5)

@@ -35,6 +35,7 @@ GPU_RULES = {
     "loop_cosine",
     "loop_checkpoint",
     "trajectory_generate",
+    "protocol_tables",  # both protocols' Jacobians (rules/protocols.smk)
 }
 # Target rules without an action: Snakemake runs them on the submit host.
 TARGET_RULES = {"all", "figures"}
