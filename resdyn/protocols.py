@@ -21,7 +21,7 @@ PROTOCOLS = ("single_token", "in_context")
 
 
 def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single",
-                          layers=None, protocols=PROTOCOLS):
+                          layers=None, protocols=PROTOCOLS, transport: dict | None = None):
     """Per protocol, one layer-file dict per layer of `layers` (default: all), in that order
     (mean_J, per-sample statistics, col_norm_mean); and, when both protocols are computed, per
     layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F (else None).
@@ -29,6 +29,8 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     One forward pass per sample gives every block's prefix states. `precision` as
     jacobians.precision: "single" (float32; σ_min below its resolution censored), "double"
     (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
+    `transport` (protocol -> resdyn.transport.TransportSums), where given, gets each sample's
+    Jacobians of `layers` as made in `precision` (under auto: before any float64 recompute).
     """
     check_precision(precision)
     arch = architecture_of(model.config.model_type)
@@ -45,6 +47,7 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     rel_diff = np.zeros((len(layers), len(token_ids))) if both else None
     for sample, ids in enumerate(token_ids):
         inputs = block_inputs(model, ids)
+        sample_jacobians = {p: [] for p in protocols}
         for k, (layer, block, block64) in enumerate(zip(layers, blocks, blocks64)):
             prefix = inputs[layer].to(dtype)
             jac = {}
@@ -53,9 +56,13 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
                 again = None if block64 is None else (
                     lambda rows, f=jacobian[protocol], b=block64, x=prefix: f(b, x.double()))
                 acc[protocol][k].add(jac[protocol], [sample], f"run {run}, layer {layer} ({protocol})", again)
+                if transport is not None:
+                    sample_jacobians[protocol].append(jac[protocol])
             if both:
                 rel_diff[k, sample] = relative_difference(jac["single_token"][0].double().numpy(),
                                                           jac["in_context"][0].double().numpy())
+        for protocol in transport or ():
+            transport[protocol].add(sample_jacobians[protocol], f" of run {run} ({protocol})")
         if progress is not None:
             progress()
     return {p: [a.result() for a in per_layer] for p, per_layer in acc.items()}, rel_diff
