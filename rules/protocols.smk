@@ -23,9 +23,27 @@ PROTOCOL_REPEATS = math.ceil(
     / config["corpus"]["n_samples"]
 )
 
+
+def protocol_resources():
+    """gpu_jacobian's resources over PROTOCOL_REPEATS, plus the transport's memory: per
+    protocol L running d x d float64 sums and one sample's L Jacobians (resdyn.transport).
+    """
+    base = job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS)
+
+    def mem_mb(wildcards, attempt):
+        _, d, n_layers = model_shape(wildcards.run)
+        transport = 2 * 2 * n_layers * d * d * 8 / 2**20
+        return math.ceil(base["mem_mb"](wildcards, attempt) + transport)
+
+    return {**base, "mem_mb": mem_mb}
+
+
 if PROTOCOL_RUN:
-    ALL_TABLES += ["protocol_comparison"]
-    ALL_FIGURES += ["protocol_comparison"]
+    ALL_TABLES += ["protocol_comparison", "cumulative_transport"]
+    ALL_FIGURES += ["protocol_comparison", "cumulative_transport"]
+    # E[J_{L-1} ... J_l] beside E[J_{L-1}] ... E[J_l], made with the protocol run's Jacobians
+    PER_RUN_TABLES += ["cumulative_transport"]
+    TABLE_RUNS["cumulative_transport"] = [PROTOCOL_RUN]
 
     rule protocol_tables:
         input:
@@ -41,6 +59,7 @@ if PROTOCOL_RUN:
                 for name in PROTOCOL_TABLES
             },
             relative_difference="results/{run}/protocols/relative_difference.csv",
+            transport="results/{run}/tables/cumulative_transport.csv",
         log:
             "logs/protocol_tables/{run}.log",
         benchmark:
@@ -51,10 +70,10 @@ if PROTOCOL_RUN:
         resources:
             # both protocols (~2.6x one layer's Jacobians) over every layer (up to 42 in
             # config/paper.yaml) of n_samples of the corpus's N samples
-            **job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
+            **protocol_resources(),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
-            precision=config["jacobians"].get("precision", "auto"),
+            precision=config["jacobians"].get("precision", "double"),
             bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
             methods=COMMUNITY_METHODS,
             k=config["spectra"]["k"],
@@ -90,3 +109,19 @@ if PROTOCOL_RUN:
             column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
         script:
             "../scripts/protocol_comparison.py"
+
+    rule fig_transport:
+        input:
+            table=table_file("cumulative_transport"),
+        output:
+            figure=figure_files("cumulative_transport"),
+        log:
+            "logs/figures/cumulative_transport.log",
+        benchmark:
+            "benchmarks/out/figures/cumulative_transport.tsv"
+        conda:
+            "../envs/plot.yaml"
+        resources:
+            **job_resources("light"),
+        script:
+            "../scripts/fig_transport.py"
