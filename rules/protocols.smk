@@ -24,20 +24,6 @@ PROTOCOL_REPEATS = math.ceil(
 )
 
 
-def protocol_resources():
-    """gpu_jacobian's resources over PROTOCOL_REPEATS, plus the transport's memory: per
-    protocol L running d x d float64 sums and one sample's L Jacobians (resdyn.transport).
-    """
-    base = job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS)
-
-    def mem_mb(wildcards, attempt):
-        _, d, n_layers = model_shape(wildcards.run)
-        transport = 2 * 2 * n_layers * d * d * 8 / 2**20
-        return math.ceil(base["mem_mb"](wildcards, attempt) + transport)
-
-    return {**base, "mem_mb": mem_mb}
-
-
 if PROTOCOL_RUN:
     ALL_TABLES += ["protocol_comparison", "cumulative_transport"]
     ALL_FIGURES += ["protocol_comparison", "cumulative_transport"]
@@ -70,7 +56,15 @@ if PROTOCOL_RUN:
         resources:
             # both protocols (~2.6x one layer's Jacobians) over every layer (up to 42 in
             # config/paper.yaml) of n_samples of the corpus's N samples
-            **protocol_resources(),
+            # plus the transport (resdyn.transport): per protocol, L running d x d float64
+            # sums and one sample's L Jacobians, 32 L d^2 bytes in all
+            **dict(
+                job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
+                mem_mb=lambda wc, attempt: math.ceil(
+                    job_resources("gpu_jacobian")["mem_mb"](wc, attempt)
+                    + 32 * model_shape(wc.run)[2] * model_shape(wc.run)[1] ** 2 / 2**20
+                ),
+            ),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
             precision=config["jacobians"].get("precision", "double"),
