@@ -104,7 +104,8 @@ if PROTOCOL_RUN:
         script:
             "../scripts/protocol_comparison.py"
 
-    rule fig_transport:
+    # named as protocol_comparison, not fig_*: it exists only where protocol_comparison.run is set
+    rule transport_figure:
         input:
             table=table_file("cumulative_transport"),
         output:
