@@ -1,4 +1,4 @@
-# Token trajectories during generation (issue 17): ct_t per generated token, regimes,
+# Token trajectories during generation: ct_t per generated token, regimes,
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
 # statistics pool the runs (normalisation per run; regimes at the config's fixed thresholds,
 # recounted over a grid of them in trajectory_regime_sensitivity).

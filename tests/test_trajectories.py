@@ -1,4 +1,4 @@
-"""Token trajectories (issue 17): ct_t on maps with known exponents, CLIPPED_MAD, the
+"""Token trajectories: ct_t on maps with known exponents, CLIPPED_MAD, the
 variance decomposition on prescribed shares, regimes, collapse episodes, decoding."""
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Token trajectories during generation (issue 17): per-token instability ct_t along
+"""Token trajectories during generation: per-token instability ct_t along
 generated text, its normalisation, per-trajectory summaries, regimes on the
 (level, variability) plane, a variance decomposition and low-entropy collapse episodes.
 
