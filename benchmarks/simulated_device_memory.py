@@ -33,7 +33,8 @@ from resdyn.activations import extract_with_loss  # noqa: E402
 from resdyn.jacobians import single_token_layer_stats  # noqa: E402
 from resdyn.layer_engines import engine_layer_stats  # noqa: E402
 from resdyn.models.layer_files import single_token_block  # noqa: E402
-from resdyn.protocols import protocol_layer_arrays  # noqa: E402
+from resdyn.protocols import PROTOCOLS, protocol_layer_arrays  # noqa: E402
+from resdyn.transport import TransportSums  # noqa: E402
 
 PAPER = yaml.safe_load(open(ROOT / "config" / "paper.yaml"))
 BATCH, PRECISION = PAPER["jacobians"]["batch_size"], PAPER["jacobians"]["precision"]
@@ -86,7 +87,8 @@ def extraction(cfg):
 def protocols(cfg):
     with simulated_cuda() as memory:
         model = fake_model(cfg, DEVICE)
-        protocol_layer_arrays(model, ids(1, cfg["vocab_size"]), "r", precision=PRECISION)
+        transport = {p: TransportSums() for p in PROTOCOLS}
+        protocol_layer_arrays(model, ids(1, cfg["vocab_size"]), "r", precision=PRECISION, transport=transport)
     return memory.peak
 
 

@@ -128,7 +128,8 @@ def block_inputs(model, token_ids: list[int]) -> torch.Tensor:
 
     def keep(snapshot: int, hidden: torch.Tensor) -> None:
         if snapshot % 2 == 0:  # pre-attention snapshots are the block inputs
-            states[snapshot // 2] = hidden[0].float().clone()
+            # float32 at least (bf16 models), float64 kept (exact float64 checks)
+            states[snapshot // 2] = hidden[0].to(torch.promote_types(hidden.dtype, torch.float32)).clone()
 
     with residual_hooks(model, keep):
         model.model(input_ids=torch.tensor([token_ids], device=model.device), use_cache=False)

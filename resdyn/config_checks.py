@@ -154,9 +154,11 @@ def check_trajectory_keys(config: dict) -> None:
     if traj.get("spike", 2.0) >= traj.get("clip", 3.0):
         raise ConfigError(f"token_trajectories.spike = {traj.get('spike', 2.0)} must be below token_trajectories.clip = "
                           f"{traj.get('clip', 3.0)}: no clipped score could exceed it")
-    lo, hi = traj.get("regimes", {}).get("level_quantiles", [1 / 3, 2 / 3])
-    if not lo < hi:
-        raise ConfigError(f"token_trajectories.regimes.level_quantiles = {[lo, hi]} must increase")
+    for metric, by_norm in traj.get("regimes", {}).get("thresholds", {}).items():
+        for norm, t in by_norm.items():
+            if "level_low" in t and "level_high" in t and t["level_low"] > t["level_high"]:
+                raise ConfigError(f"token_trajectories.regimes.thresholds.{metric}.{norm}: level_low = {t['level_low']} "
+                                  f"exceeds level_high = {t['level_high']} (no trajectory could be Adaptive)")
     if traj.get("min_chars", 200) > traj.get("max_chars", 800):
         raise ConfigError("token_trajectories.min_chars exceeds token_trajectories.max_chars: no prompt could pass")
 

@@ -55,6 +55,8 @@ def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds, regim
             rows[-1]["forward_alignment_R"] = spectra.forward_alignment(previous[1], vR)
         for name in STAT_NAMES:
             row.update(spectra.quantile_summary(name, np.asarray(arrays[name])))
+        log_kappa = np.log10(np.asarray(arrays["kappa"], dtype=np.float64))  # κ spans orders of magnitude
+        row.update(log10_kappa_mean=float(log_kappa.mean()), log10_kappa_median=float(np.median(log_kappa)))
         rows.append(row)
         eig_J.append(eJ)
         eig_R.append(eR)
@@ -77,8 +79,9 @@ def _kappa_resolution(arrays) -> dict[str, int]:
     return {"n_kappa_unresolved": int(np.sum(unresolved)), "n_kappa_censored": int(np.sum(censored))}
 
 
-REGIME_COLUMNS = ["kappa_median", "frac_expanding", "mean_abs_eig", "self_alignment_J", "self_alignment_R",
-                  "residual_norm_ratio", "henrici_J", "forward_alignment_J", "forward_alignment_R"]
+REGIME_COLUMNS = ["kappa_median", "log10_kappa_mean", "log10_kappa_median", "frac_expanding", "mean_abs_eig",
+                  "self_alignment_J", "self_alignment_R", "residual_norm_ratio", "henrici_J", "forward_alignment_J",
+                  "forward_alignment_R"]
 
 
 def regime_means(table: pd.DataFrame) -> pd.DataFrame:

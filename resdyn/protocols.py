@@ -23,16 +23,19 @@ from resdyn.models.block import Block
 PROTOCOLS = ("single_token", "in_context")
 
 
-def device_bytes_needed(model, n_layers: int | None = None, protocols=PROTOCOLS) -> float:
+def device_bytes_needed(model, n_layers: int | None = None, protocols=PROTOCOLS, transport: bool = True) -> float:
     """What protocol_layer_arrays holds on the device at once: the model, a float64 running sum of J
-    per layer and protocol, and one layer's float64 copy with its Jacobians (2 GiB allowed for them)."""
+    per layer and protocol, and one layer's float64 copy with its Jacobians (2 GiB allowed for them);
+    with `transport`, per protocol also the L float64 transport sums and one sample's L float32 Jacobians."""
     d, n_layers = model.config.hidden_size, n_layers or model.config.num_hidden_layers
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    return weights + len(protocols) * n_layers * d * d * 8 + 2 * weights / model.config.num_hidden_layers + 2 * 2**30
+    per_layer_sums = 8 + (8 + 4 if transport else 0)
+    return (weights + len(protocols) * n_layers * d * d * per_layer_sums
+            + 2 * weights / model.config.num_hidden_layers + 2 * 2**30)
 
 
 def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=None, precision: str = "single",
-                          layers=None, protocols=PROTOCOLS):
+                          layers=None, protocols=PROTOCOLS, transport: dict | None = None):
     """Per protocol, one layer-file dict per layer of `layers` (default: all), in that order
     (mean_J, per-sample statistics, col_norm_mean); and, when both protocols are computed, per
     layer the per-sample relative difference ‖J_ctx − J_single‖_F / ‖J_single‖_F (else None).
@@ -40,6 +43,8 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     One forward pass per sample gives every block's prefix states. `precision` as
     jacobians.precision: "single" (float32; σ_min below its resolution censored), "double"
     (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
+    `transport` (protocol -> resdyn.transport.TransportSums), where given, gets each sample's
+    Jacobians of `layers` as made in `precision` (under auto: before any float64 recompute).
     """
     check_precision(precision)
     arch = architecture_of(model.config.model_type)
@@ -56,6 +61,7 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     rel_diff = np.zeros((len(layers), len(token_ids))) if both else None
     for sample, ids in enumerate(token_ids):
         inputs = block_inputs(model, ids)
+        sample_jacobians = {p: [] for p in protocols}
         for k, layer in enumerate(layers):
             block = blocks(layer)
             prefix = inputs[layer].to(dtype)
@@ -65,8 +71,12 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
                 again = None if blocks64 is None else (  # the float64 copy is made only for an unresolved sample
                     lambda rows, f=jacobian[protocol], layer=layer, x=prefix: f(blocks64(layer), x.double()))
                 acc[protocol][k].add(jac[protocol], [sample], f"run {run}, layer {layer} ({protocol})", again)
+                if transport is not None:
+                    sample_jacobians[protocol].append(jac[protocol])
             if both:  # on the Jacobians' device: one number comes to the host
                 rel_diff[k, sample] = relative_difference(jac["single_token"][0], jac["in_context"][0])
+        for protocol in transport or ():
+            transport[protocol].add(sample_jacobians[protocol], f" of run {run} ({protocol})")
         if progress is not None:
             progress()
     return {p: [a.result() for a in per_layer] for p, per_layer in acc.items()}, rel_diff

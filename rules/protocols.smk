@@ -23,9 +23,13 @@ PROTOCOL_REPEATS = math.ceil(
     / config["corpus"]["n_samples"]
 )
 
+
 if PROTOCOL_RUN:
-    ALL_TABLES += ["protocol_comparison"]
-    ALL_FIGURES += ["protocol_comparison"]
+    ALL_TABLES += ["protocol_comparison", "cumulative_transport"]
+    ALL_FIGURES += ["protocol_comparison", "cumulative_transport"]
+    # E[J_{L-1} ... J_l] beside E[J_{L-1}] ... E[J_l], made with the protocol run's Jacobians
+    PER_RUN_TABLES += ["cumulative_transport"]
+    TABLE_RUNS["cumulative_transport"] = [PROTOCOL_RUN]
 
     rule protocol_tables:
         input:
@@ -41,6 +45,7 @@ if PROTOCOL_RUN:
                 for name in PROTOCOL_TABLES
             },
             relative_difference="results/{run}/protocols/relative_difference.csv",
+            transport="results/{run}/tables/cumulative_transport.csv",
         log:
             "logs/protocol_tables/{run}.log",
         benchmark:
@@ -52,10 +57,18 @@ if PROTOCOL_RUN:
             # a GPU job (profiles/slurm-a100) holding the whole model; time: both protocols
             # (~2.6x one layer's Jacobians) over every layer (up to 42 in config/paper.yaml)
             # of n_samples of the corpus's N samples
-            **job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
+            # plus the transport (resdyn.transport): per protocol, L running d x d float64
+            # sums and one sample's L Jacobians, 32 L d^2 bytes in all
+            **dict(
+                job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),
+                mem_mb=lambda wc, attempt: math.ceil(
+                    job_resources("gpu_jacobian")["mem_mb"](wc, attempt)
+                    + 32 * model_shape(wc.run)[2] * model_shape(wc.run)[1] ** 2 / 2**20
+                ),
+            ),
         params:
             n_samples=config.get("protocol_comparison", {}).get("n_samples", 32),
-            precision=config["jacobians"].get("precision", "auto"),
+            precision=config["jacobians"].get("precision", "double"),
             bos=lambda wc: config["runs"][wc.run].get("bos", "auto"),
             methods=COMMUNITY_METHODS,
             k=config["spectra"]["k"],
@@ -91,3 +104,20 @@ if PROTOCOL_RUN:
             column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
         script:
             "../scripts/protocol_comparison.py"
+
+    # named as protocol_comparison, not fig_*: it exists only where protocol_comparison.run is set
+    rule transport_figure:
+        input:
+            table=table_file("cumulative_transport"),
+        output:
+            figure=figure_files("cumulative_transport"),
+        log:
+            "logs/figures/cumulative_transport.log",
+        benchmark:
+            "benchmarks/out/figures/cumulative_transport.tsv"
+        conda:
+            "../envs/plot.yaml"
+        resources:
+            **job_resources("light"),
+        script:
+            "../scripts/fig_transport.py"

@@ -1,6 +1,7 @@
 # Token trajectories during generation: ct_t per generated token, regimes,
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
-# statistics pool the runs (normalisation per run, thresholds over the panel).
+# statistics pool the runs (normalisation per run; regimes at the config's fixed thresholds,
+# recounted over a grid of them in trajectory_regime_sensitivity).
 from resdyn.run_roles import null_runs
 
 TRAJ = config["token_trajectories"]
@@ -15,6 +16,7 @@ TRAJECTORY_TABLES = [
     "trajectory_tokens",
     "trajectory_summary",
     "trajectory_regimes",
+    "trajectory_regime_sensitivity",
     "trajectory_variance",
     "trajectory_collapse",
 ]

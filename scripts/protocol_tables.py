@@ -1,4 +1,4 @@
-"""One run's Jacobians in both protocols on the same first samples, and each protocol's tables."""
+"""One run's Jacobians in both protocols on the same first samples, each protocol's tables, and the transport table."""
 import numpy as np
 import pandas as pd
 import torch
@@ -10,6 +10,7 @@ from resdyn.logs import Progress, setup_logging
 from resdyn.models.sources import load_prepared
 from resdyn.protocols import PROTOCOLS, device_bytes_needed, protocol_layer_arrays, protocol_tables
 from resdyn.tokens import encode_all
+from resdyn.transport import TransportSums, transport_table
 
 log = setup_logging(snakemake.log[0], "protocol_tables")
 device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
@@ -19,8 +20,9 @@ model, tokenizer = load_prepared(snakemake.input.model)  # on the host first: th
 require_memory(device, device_bytes_needed(model), f"protocol_tables ({run})")
 model = model.to(device)
 token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus)[: p.n_samples], p.bos)
+transport = {protocol: TransportSums() for protocol in PROTOCOLS}
 arrays, rel_diff = protocol_layer_arrays(model, token_ids, run, Progress(log, len(token_ids), f"{run} samples"),
-                                         p.precision)
+                                         p.precision, transport=transport)
 stores = {m: np.load(path) for m, path in zip(p.methods, snakemake.input.partitions)}
 mems = {m: z["membership"] for m, z in stores.items()}
 parts = {m: z["participation"] for m, z in stores.items()}
@@ -36,3 +38,6 @@ log.info("%s: median relative difference of the two Jacobians per layer: %s", ru
 save_csv(snakemake.output.relative_difference, pd.DataFrame(
     {"run": run, "layer": np.repeat(np.arange(rel_diff.shape[0]), rel_diff.shape[1]),
      "sample": np.tile(np.arange(rel_diff.shape[1]), rel_diff.shape[0]), "relative_difference": rel_diff.ravel()}))
+save_csv(snakemake.output.transport, pd.concat(
+    [transport_table(run, protocol, transport[protocol], [a["mean_J_f64"] for a in arrays[protocol]])
+     for protocol in ("in_context", "single_token")], ignore_index=True))

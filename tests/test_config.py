@@ -105,6 +105,17 @@ def test_regime_bounds_must_increase(config, bounds):
         check_config(config, models_dir="/nonexistent")
 
 
+def test_trajectory_thresholds_are_all_set_and_ordered(config):
+    thresholds = config["token_trajectories"]["regimes"]["thresholds"]
+    del thresholds["ct_kinematic"]["clipped_mad"]["variability_high"]
+    _invalid(config, "'variability_high' is a required property")
+    del thresholds["ct_kinematic"]
+    _invalid(config, "'ct_kinematic' is a required property")
+    thresholds["ct_dynamical"]["raw"].update(level_low=0.5, level_high=0.2)
+    with pytest.raises(ConfigError, match=re.escape("thresholds.ct_dynamical.raw: level_low = 0.5 exceeds level_high = 0.2")):
+        check_config(config, models_dir="/nonexistent")
+
+
 def test_regime_layers_must_increase(config):
     config["runs"]["smollm2_135m"]["regime_layers"] = [20, 8]
     with pytest.raises(ConfigError, match=re.escape("runs.smollm2_135m.regime_layers = [20, 8] must increase")):

@@ -1,14 +1,17 @@
-"""Token trajectories (issue 17): ct_t on maps with known exponents, CLIPPED_MAD, the
+"""Token trajectories: ct_t on maps with known exponents, CLIPPED_MAD, the
 variance decomposition on prescribed shares, regimes, collapse episodes, decoding."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from resdyn.lyapunov.qr_flow import random_unit_vector
 from resdyn.trajectories.collapse import collapse_table, episodes, exit_share
 from resdyn.trajectories.normalise import add_scores, clipped_mad, summaries
-from resdyn.trajectories.regimes import classify, regime_table
+from resdyn.trajectories.regimes import classify, regime_table, sensitivity_table
 from resdyn.trajectories.token_metrics import ftle_and_kinematic, repeats_ngram
 from resdyn.trajectories.variance import decompose
 
@@ -130,6 +133,11 @@ def test_variance_decomposition_recovers_prescribed_shares():
     assert one_model.loc["model", "sum_sq"] == 0 and one_model.loc["model", "df"] == 0
 
 
+def _thresholds(lo, hi, v_hi):
+    one = {"level_low": lo, "level_high": hi, "variability_high": v_hi}
+    return {m: {n: dict(one) for n in ("raw", "clipped_mad")} for m in ("ct_dynamical", "ct_kinematic")}
+
+
 def test_regimes_follow_the_stated_rule():
     got = classify(level=[0.1, 0.5, 0.9, 0.5, 0.1], variability=[0.1, 0.1, 0.1, 0.9, 0.9],
                    level_low=0.3, level_high=0.7, variability_high=0.8)
@@ -137,10 +145,62 @@ def test_regimes_follow_the_stated_rule():
     summary = pd.DataFrame(dict(run="a", prompt=range(12), category="c", decoding="greedy", metric="ct_dynamical",
                                 normalisation="raw", level=np.arange(12.0), variability=np.arange(12.0)[::-1],
                                 spike_rate=0.0))
-    reg = regime_table(summary, [1 / 3, 2 / 3], 0.75)
-    np.testing.assert_allclose(reg[["level_low", "level_high", "variability_high"]].iloc[0], [11 / 3, 22 / 3, 8.25])
-    # levels 0-3 have variability 11-8: the top quartile (> 8.25) is chaotic
+    reg = regime_table(summary, _thresholds(3.0, 7.5, 8.5))
+    np.testing.assert_allclose(reg[["level_low", "level_high", "variability_high"]].iloc[0], [3.0, 7.5, 8.5])
+    # levels 0-2 have variability 11-9 (> 8.5): chaotic; level 3 is at level_low: underactive
     assert list(reg["regime"]) == ["chaotic"] * 3 + ["underactive"] + ["adaptive"] * 4 + ["transition"] * 4
+    with pytest.raises(KeyError, match=r"thresholds\.ct_dynamical\.raw must set level_low"):
+        regime_table(summary, {"ct_dynamical": {"clipped_mad": {}}})
+
+
+def _identical_panel(jitter: float) -> pd.DataFrame:
+    """Two runs x three prompts x two decodings, every trajectory the same ct_t sequence
+    (+ jitter times its index, so a quantile rule has distinct values to split)."""
+    ct = np.array([0.02, 0.05, 0.01, 0.08, 0.03, 0.06, 0.04, 0.07])
+    rows = []
+    for k, (run, prompt, decoding) in enumerate(
+            [(r, p, d) for r in ("a", "b") for p in range(3) for d in ("greedy", "sampled")]):
+        for t, x in enumerate(ct, start=1):
+            rows.append(dict(run=run, prompt=prompt, category=f"c{prompt}", decoding=decoding, t=t,
+                             ct_dynamical=x + jitter * k, ct_kinematic=2 * x + jitter * k, entropy=1.0, repeat=False))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-9])
+def test_a_panel_of_identical_trajectories_is_one_regime(jitter):
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    thresholds = config["token_trajectories"]["regimes"]["thresholds"]  # the embedded default's
+    summary = summaries(add_scores(_identical_panel(jitter), 3.0), 2.0)
+    reg = regime_table(summary, thresholds)
+    assert len(reg) == 12 * 4
+    assert (reg.groupby(["metric", "normalisation"])["regime"].nunique() == 1).all()
+    # and any single level/variability point gives one regime at any thresholds
+    one = regime_table(summary, _thresholds(0.04, 0.06, 0.02))
+    assert (one.groupby(["metric", "normalisation"])["regime"].nunique() == 1).all()
+
+
+def test_sensitivity_counts_every_threshold_combination():
+    summary = pd.DataFrame(dict(run=["a", "a", "b", "b"], prompt=range(4), category="c", decoding="greedy",
+                                metric="ct_dynamical", normalisation="raw", level=[0.0, 1.0, 2.0, 3.0],
+                                variability=[0.0, 0.0, 0.0, 5.0], spike_rate=0.0))
+    table = sensitivity_table(summary, _thresholds(1.0, 2.0, 4.0), [0.5, 1, 2])
+    assert len(table) == 27 * 3  # 3 factors for each of 3 thresholds, runs a, b and pooled
+    by = table.set_index(["run", "level_low_factor", "level_high_factor", "variability_high_factor"])
+    counts = ["n_underactive", "n_adaptive", "n_transition", "n_chaotic"]
+    # x1: levels 0, 1 at or below 1 (underactive), 2 adaptive, 3 has variability 5 > 4 (chaotic)
+    assert list(by.loc[("all", 1.0, 1.0, 1.0), counts]) == [2, 1, 0, 1]
+    assert by.loc[("all", 1.0, 1.0, 1.0), "n_regimes"] == 3
+    # variability_high x2 = 8: level 3 becomes transition; level_low x0.5 = 0.5: level 1 adaptive
+    assert list(by.loc[("all", 0.5, 1.0, 2.0), counts]) == [1, 2, 1, 0]
+    assert list(by.loc[("b", 0.5, 1.0, 2.0), counts]) == [0, 1, 1, 0]
+    np.testing.assert_allclose(by.loc[("a", 2.0, 0.5, 0.5), ["level_low", "level_high", "variability_high"]],
+                               [2.0, 1.0, 2.0])
+    # level_low above level_high: no trajectory can be adaptive
+    assert by.loc[("all", 2.0, 0.5, 2.0), "n_adaptive"] == 0
+    # the x1 row of each run is the regime table's count
+    reg = regime_table(summary, _thresholds(1.0, 2.0, 4.0))
+    assert list(by.loc[("b", 1.0, 1.0, 1.0), counts]) == [
+        int((reg[reg.run == "b"]["regime"] == r).sum()) for r in ("underactive", "adaptive", "transition", "chaotic")]
 
 
 def test_collapse_episodes_exit_share_and_bootstrap():
@@ -216,6 +276,7 @@ def test_trajectory_config_errors_name_the_key():
     runs = {"a": {"source": "init"}}  # unknown runs in token_trajectories.runs: tests/test_config.py
     with pytest.raises(ConfigError, match="token_trajectories.spike = 3.0 must be below token_trajectories.clip = 3.0"):
         check_trajectory_keys({"runs": runs, "token_trajectories": {"spike": 3.0, "clip": 3.0}})
-    with pytest.raises(ConfigError, match="level_quantiles"):
-        check_trajectory_keys({"runs": runs, "token_trajectories": {"regimes": {"level_quantiles": [0.6, 0.3]}}})
+    bad = {"ct_kinematic": {"raw": {"level_low": 0.3, "level_high": 0.1, "variability_high": 0.2}}}
+    with pytest.raises(ConfigError, match=r"thresholds\.ct_kinematic\.raw: level_low = 0\.3 exceeds level_high = 0\.1"):
+        check_trajectory_keys({"runs": runs, "token_trajectories": {"regimes": {"thresholds": bad}}})
     check_trajectory_keys({"runs": runs, "token_trajectories": {"runs": ["a"], "spike": 2.0, "clip": 3.0}})
