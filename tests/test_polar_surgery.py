@@ -275,3 +275,29 @@ def test_layer_operator_r_shares_j_eigenvectors():
     J = random_matrix(13, d=12)
     a, b = polar_form(J), polar_form(layer_operator(J, "R"))
     np.testing.assert_allclose(b.dose(0.0) + np.eye(12), a.dose(0.0), atol=1e-12)
+
+
+@pytest.mark.parametrize("surgery", ["polar", "schur"])
+def test_figures_shade_the_order_distribution_only_under_schur_surgery(surgery):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import PolyCollection
+
+    from resdyn.plots.schur import figure5, figure_s8
+
+    Js = random_stack(15, d=10, L=3)
+    draws = 7 if surgery == "schur" else 0
+    t = dose_sweep(LayerSchurForms(Js, "J", surgery), "J", CONSTRUCTIONS, [0, 1, 2], draws=2, order_draws=draws)
+    t = t.assign(run="a")
+    fig = figure5(t)
+    bands = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    assert len(bands) == (1 if surgery == "schur" else 0)
+    if bands:  # the band spans the 5th-95th percentiles of the random orders at c = 0
+        ys = bands[0].get_paths()[0].vertices[:, 1]
+        at0 = t[(t["construction"] == "dose") & (t["c"] == 0)].iloc[0]
+        assert ys.min() == pytest.approx(min(at0["erank_order_q05"], t["erank_order_q05"].min()))
+        assert at0["erank_order_q95"] <= ys.max() + 1e-12
+    assert ("polar surgery" in fig._suptitle.get_text()) == (surgery == "polar")
+    s8 = figure_s8(t)
+    assert len(s8.axes) == 2
