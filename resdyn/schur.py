@@ -1,28 +1,42 @@
-"""Schur surgery: scale the non-normal part of each layer's Jacobian and recompose.
+"""Non-normality surgery: scale the non-normal part of each layer's Jacobian and recompose.
 
-Each layer operator A (J itself in mode "J", R = J - I in mode "R") is written in
-complex Schur form A = Q (Lambda + N) Q*, Q unitary, Lambda the eigenvalues, N strictly
-upper triangular. A construction gives, per layer, A(c) = base + c * direction:
+Each layer operator A (J itself in mode "J", R = J - I in mode "R") gets a dose family A(c) with
+A(0) normal at A's spectrum and A(1) = A, by one of two surgeries (`schur.method`):
 
-- dose:      Q Lambda Q*   + c Q N Q*                 (spectrum and basis kept)
-- control_a: Q Lambda Q*   + c ||N||_F G / ||G||_F    (G i.i.d. real Gaussian: same mass, no triangle)
-- control_b: Qr Lambda Qr* + c Qr N Qr*               (Qr Haar-random: triangle kept, basis not)
+- polar (resdyn.polar_surgery): A = V Λ V⁻¹, V = U P (polar), A(c) = U P^c Λ P^{-c} U*. No order.
+- schur: A = Q (Λ + N) Q* (complex Schur form, Q unitary, N strictly upper triangular),
+  A(c) = Q Λ Q* + c Q N Q*.
 
-and the stack is recomposed as P_{0:L-1}(c) = J_{L-1}(c) ... J_0(c), with
-J(c) = A(c) in mode J and I + A(c) in mode R.
+Constructions (the paper's controls, written for both surgeries; J0 = A(0) the normal part):
 
-The order of the Schur diagonal. Q Lambda Q* (and every dose but c = 1) depends on the order
-of the eigenvalues along the diagonal: for distinct eigenvalues the Schur form in a given order
-is unique up to a diagonal phase, which cancels in Q Lambda Q* and Q N Q*. LAPACK's order is an
-accident of the QR iteration, so every form is reordered (ztrexc swaps, backward stable) into a
-canonical order: decreasing |lambda|, ties (conjugate pairs) by decreasing argument. Then a
-permutation similarity P J P^T gives P (Q Lambda Q*) P^T, i.e. the same products (tested).
-`order_draws` random orders give each dose row a band (min / median / max of erank): the
-spread of the construction over the choice it leaves open.
+- dose:      A(c)                                          (spectrum kept at every c)
+- control_a: J0 + c ||A - J0||_F G / ||G||_F                (G i.i.d. real Gaussian: same mass, no structure;
+                                                            ||A - J0||_F = ||N||_F under Schur surgery)
+- control_b: schur Qr (Λ + cN) Qr*, polar Ur P^c Λ P^{-c} Ur*  (Qr, Ur Haar-random: form kept, basis not)
 
-Mode R. A Schur form is shift-invariant: R = J - I = Q (Lambda - I + N) Q*, so N_R = N and
-I + R(c) = J(c) in the same order. Mode R is therefore mode J with the diagonal in R's
-canonical order (decreasing |lambda - 1|): it is an ordering check, nothing more (tested).
+and the stack is recomposed as P_{0:L-1}(c) = J_{L-1}(c) ... J_0(c), with J(c) = A(c) in mode J
+and I + A(c) in mode R.
+
+Schur surgery is Gram–Schmidt in an order. For a diagonalisable A = V Λ V⁻¹ and an order π of
+its eigenvalues, the QR factorisation V_π = Q R gives A = Q (R Λ_π R⁻¹) Q*, a Schur form with the
+diagonal in order π: Q Λ Q* orthogonalises the eigenvectors one after another in that order, so
+Q Λ Q* (and every dose but c = 1) moves with π. LAPACK's order is an accident of the QR
+iteration, so every form is reordered (ztrexc swaps, backward stable) into a canonical order:
+decreasing |λ|, ties (conjugate pairs) by decreasing argument; then a permutation similarity
+P J Pᵀ gives P (Q Λ Q*) Pᵀ (tested). The canonical order is an extreme, not a typical order:
+Gram–Schmidt keeps the first vector and bends each later one to be orthogonal to all before it,
+so the dominant (largest |λ|) eigenvectors keep their directions and the whole non-orthogonality
+of the basis is pushed onto the weak modes; the normal part then still aligns every layer's
+strong modes the way the trained, non-normal J does, and erank at c = 0 stays near its trained
+funnel (trained SmolLM2: 1.02, against ~44 for random orders and ~45 for polar surgery).
+`order_draws` random orders give each dose row the distribution over orders (5th / 50th / 95th
+percentiles and the 95 % interval of the median): a Monte Carlo estimate of an order-averaged
+quantity. Polar surgery (the symmetric, Löwdin, orthogonalisation) needs no such estimate.
+
+Mode R. A Schur form is shift-invariant: R = J - I = Q (Λ - I + N) Q*, so N_R = N and
+I + R(c) = J(c) in the same order. Under Schur surgery mode R is therefore mode J with the diagonal
+in R's canonical order (decreasing |λ - 1|): an ordering check (tested). Under polar surgery R has
+J's eigenvectors, so I + R(c) = J(c) exactly: mode R repeats mode J (tested).
 """
 from __future__ import annotations
 
