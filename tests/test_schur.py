@@ -384,3 +384,19 @@ def test_table3_distribution_leaves_the_canonical_order_out_and_mode_r_is_option
     assert (t["ratio_c0_c1_j_q05"], t["ratio_c0_c1_j_median"], t["ratio_c0_c1_j_q95"]) == pytest.approx((4.0, 5.0, 6.0))
     assert np.isnan(t["ratio_c0_c1_r"]) and np.isnan(t["erank_c0_median_ci_lo"])
     assert "| — |" in table3_markdown(table3(pd.DataFrame(rows)))
+
+
+def test_schur_surgery_is_gram_schmidt_of_the_eigenvectors_in_the_diagonal_order():
+    # V_π = QR gives J = Q (R Λ_π R⁻¹) Q*, a Schur form in order π: the normal part Q Λ Q* is the
+    # Gram-Schmidt orthogonalisation of the eigenvectors taken in that order (any column phase cancels).
+    J = random_stack(47, d=14, L=1, scale=1.5)[0]
+    lam, V = np.linalg.eig(J)
+    for order in (canonical_order(lam), np.random.default_rng(0).permutation(14)):
+        Q, _ = np.linalg.qr(V[:, order])
+        gram_schmidt = (Q * lam[order][None, :]) @ Q.conj().T
+        form = complex_schur(J)
+        if not np.array_equal(order, canonical_order(lam)):
+            # the same eigenvalues in the same order on the Schur diagonal
+            form = reorder(form, [int(np.argmin(np.abs(form.eigenvalues - lam[k]))) for k in order])
+        np.testing.assert_allclose(np.diagonal(form.T), lam[order], atol=1e-10)
+        np.testing.assert_allclose(form.normal_part(), gram_schmidt, atol=1e-10)
