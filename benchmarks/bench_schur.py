@@ -1,11 +1,11 @@
-"""Time the cumulative and Schur-surgery stages on a synthetic run (no timed asserts).
+"""Time the cumulative and surgery stages on a synthetic run (no timed asserts).
 
     PYTHONPATH=. python benchmarks/bench_schur.py            # d = 576, L = 30 (SmolLM2 shape)
-    PYTHONPATH=. python benchmarks/bench_schur.py --d 128 --layers 8
+    PYTHONPATH=. python benchmarks/bench_schur.py --d 128 --layers 8 --order-draws 4
 
 Prints the time of each piece for one run, as the workflow splits it into jobs (one
-sweep job per mode running all three constructions on shared Schur forms), against one
-job per construction each making its own forms (the earlier split), and the real-Schur
+sweep job per mode running all three constructions on shared forms), for polar and Schur
+surgery (Schur: with --order-draws random diagonal orders in mode J), and the real-Schur
 + rsf2csf vs complex-Schur ratio. Set OPENBLAS_NUM_THREADS to match the rule's threads
 (1 by default).
 """
@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=30)
     ap.add_argument("--draws", type=int, default=4)
     ap.add_argument("--modes", default="J,R")
+    ap.add_argument("--surgery", default="polar,schur")
+    ap.add_argument("--order-draws", type=int, default=2, help="Schur surgery, mode J (the workflow default: 40)")
     args = ap.parse_args()
     d, L = args.d, args.layers
     Js = synthetic_stack(d, L)
@@ -60,21 +62,17 @@ def main() -> None:
     print(f"{'  ratio complex / (real + rsf2csf), cpu':<44s} {t_cplx / t_real:8.2f} x")
 
     _, t_cum = timed("cumulative (exact, all L products + SVDs)", lambda: cumulative_products(Js, "exact"))
-    total = t_cum
-    split_total = 0.0
-    for mode in args.modes.split(","):
-        forms = LayerSchurForms(Js, mode)
-        timed(f"mode {mode}: Schur forms of {L} layers", lambda: [forms[layer] for layer in range(L)])
-        _, dt = timed(f"mode {mode}: job (all constructions, shared forms)",
-                      lambda: dose_sweep(forms, mode, CONSTRUCTIONS, DOSES, draws=args.draws, seed=0))
-        total += dt
-        for construction in CONSTRUCTIONS:  # the earlier split: one job each, each making the forms
-            _, dt = timed(f"mode {mode}: {construction} alone",
-                          lambda: dose_sweep(forms, mode, construction, DOSES, draws=args.draws, seed=0))
-            split_total += dt
-    print(f"{'  ratio one job per construction / per mode':<44s} {(split_total + t_cum) / total:8.2f} x")
-    print(f"{'total cpu for one run (sum of jobs)':<44s} {total:8.2f} s")
-
+    for surgery in args.surgery.split(","):
+        total = t_cum
+        for mode in args.modes.split(","):
+            forms = LayerSchurForms(Js, mode, surgery)
+            timed(f"{surgery} mode {mode}: forms of {L} layers", lambda: [forms[layer] for layer in range(L)])
+            orders = args.order_draws if surgery == "schur" and mode == "J" else 0
+            _, dt = timed(f"{surgery} mode {mode}: job ({orders} orders)",
+                          lambda: dose_sweep(forms, mode, CONSTRUCTIONS, DOSES, draws=args.draws, seed=0,
+                                             precision="single", order_draws=orders))
+            total += dt
+        print(f"{'  total cpu for one run (sum of jobs), ' + surgery:<44s} {total:8.2f} s")
 
 if __name__ == "__main__":
     main()

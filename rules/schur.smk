@@ -1,9 +1,11 @@
-# Schur surgery on non-normality (Appendix B): scale N in J = Q(Lambda + N)Q* per layer,
+# Non-normality surgery: scale each layer's departure from normality by a dose c (schur.method:
+# polar, J_c = U P^c Lambda P^-c U*, no eigenvalue order; or schur, N in J = Q(Lambda + N)Q*),
 # recompose the linearised stack, with Controls A/B and mode R. One job per (run, mode)
-# runs the sweep and both controls, so each layer's Schur form is made once (storing the
+# runs the sweep and both controls, so each layer's form is made once (storing the
 # d x d complex factors would cost more than making them; at d = 4096 they are the costly step).
 
 SCHUR = config["schur"]
+SCHUR_METHOD = SCHUR.get("method", "polar")
 SCHUR_MODES = SCHUR.get("modes", ["J", "R"])
 SCHUR_DOSES = SCHUR.get("doses", [0, 0.25, 0.5, 0.75, 1, 1.5, 2])
 SCHUR_CONSTRUCTIONS = ["dose"] + (
@@ -42,8 +44,14 @@ rule schur_sweep:
         draws=SCHUR.get("draws", 4),
         seed=SCHUR.get("seed", 0),
         precision=SCHUR.get("precision", "single"),
-        # random Schur orders band the dose rows; mode R is itself an ordering check of mode J
-        order_draws=lambda wc: SCHUR.get("order_draws", 2) if wc.mode == "J" else 0,
+        surgery=SCHUR_METHOD,
+        # random Schur orders give the dose rows their distribution; mode R is itself an ordering
+        # check of mode J; polar surgery has no order
+        order_draws=lambda wc: (
+            SCHUR.get("order_draws", 40)
+            if wc.mode == "J" and SCHUR_METHOD == "schur"
+            else 0
+        ),
         method=config["cumulative"].get("method", "exact"),
         rank=config["cumulative"].get("rank", 512),
     script:

@@ -1,4 +1,4 @@
-"""Schur surgery dose sweep of one run and mode (J or R): the dose construction and its controls."""
+"""Non-normality surgery dose sweep of one run and mode (J or R), polar or Schur: the dose and its controls."""
 from resdyn.cumulative import MeanJacobians
 from resdyn.io import save_csv
 from resdyn.logs import setup_logging
@@ -7,7 +7,7 @@ from resdyn.schur import LayerSchurForms, dose_sweep
 log = setup_logging(snakemake.log[0], "schur_sweep")
 wc, p = snakemake.wildcards, snakemake.params
 
-forms = LayerSchurForms(MeanJacobians(snakemake.input.jacobians), wc.mode)
+forms = LayerSchurForms(MeanJacobians(snakemake.input.jacobians), wc.mode, p.surgery)
 table = dose_sweep(
     forms, wc.mode, p.constructions, p.doses, draws=p.draws, seed=p.seed, method=p.method, rank=p.rank,
     precision=p.precision, order_draws=p.order_draws,

@@ -216,8 +216,10 @@ def test_table3_from_dose_table():
     for run, (e0, e1, e2, r0, r1) in {"a": (40.0, 8.0, 2.0, 30.0, 6.0), "b": (10.0, 10.0, 10.0, 9.0, 9.0)}.items():
         for mode, vals in (("J", {0: e0, 1: e1, 2: e2}), ("R", {0: r0, 1: r1, 2: 1.0})):
             for c, e in vals.items():
-                rows.append({"run": run, "mode": mode, "construction": "dose", "c": float(c), "draw": 0, "erank": e})
-            rows.append({"run": run, "mode": mode, "construction": "control_a", "c": 0.0, "draw": 0, "erank": 999.0})
+                rows.append({"run": run, "mode": mode, "method": "schur", "construction": "dose", "c": float(c), "draw": 0,
+                             "erank": e})
+            rows.append({"run": run, "mode": mode, "method": "schur", "construction": "control_a", "c": 0.0, "draw": 0,
+                         "erank": 999.0})
     t = table3(pd.DataFrame(rows))
     a = t.set_index("run").loc["a"]
     assert (a["erank_c0"], a["erank_c1"], a["erank_c2"]) == (40.0, 8.0, 2.0)
@@ -226,12 +228,18 @@ def test_table3_from_dose_table():
     assert "| a | 40 | 8 | 2 | 5.00× | 5.00× |" in md
     with pytest.raises(ValueError, match="c = 2"):
         table3(pd.DataFrame([r for r in rows if r["c"] != 2.0]))
-    assert t["n_orders"].tolist() == [0, 0] and t["erank_c0_min"].isna().all()
-    banded = pd.DataFrame(rows).assign(erank_order_min=36.0, erank_order_max=44.0, n_orders=8)
+    assert t["n_orders"].tolist() == [0, 0] and t["erank_c0_q05"].isna().all() and set(t["method"]) == {"schur"}
+    orders = {0.0: (36.0, 41.0, 44.0), 1.0: (8.0, 8.0, 8.0), 2.0: (1.5, 2.5, 3.5)}
+    banded = pd.DataFrame(rows).assign(n_orders=8)
+    for k, name in enumerate(("erank_order_q05", "erank_order_median", "erank_order_q95")):
+        banded[name] = banded["c"].map(lambda c: orders[c][k])
     b = table3(banded).set_index("run").loc["a"]
-    assert (b["erank_c0_min"], b["erank_c0_max"], b["n_orders"]) == (36.0, 44.0, 8)
-    assert (b["ratio_c0_c1_j_min"], b["ratio_c0_c1_j_max"]) == pytest.approx((4.5, 5.5))
-    assert "| a | 40 [36, 44] | 8 | 2 | 5.00× [4.50, 5.50] | 5.00× |" in table3_markdown(table3(banded))
+    assert (b["erank_c0_q05"], b["erank_c0_median"], b["erank_c0_q95"], b["n_orders"]) == (36.0, 41.0, 44.0, 8)
+    assert (b["erank_c2_q05"], b["erank_c2_median"], b["erank_c2_q95"]) == (1.5, 2.5, 3.5)
+    assert (b["ratio_c0_c1_j_q05"], b["ratio_c0_c1_j_median"], b["ratio_c0_c1_j_q95"]) == pytest.approx((4.5, 5.125, 5.5))
+    assert "| a | 40 [41; 36–44] | 8 | 2 [2.5; 1.5–3.5] | 5.00× [5.12×; 4.50–5.50] | 5.00× |" in table3_markdown(table3(banded))
+    with pytest.raises(ValueError, match="one surgery method"):
+        table3(pd.DataFrame(rows).assign(method=["polar", "schur"] * (len(rows) // 2)))
 
 
 def test_draws_do_not_depend_on_how_many_are_run():
@@ -289,24 +297,67 @@ def test_c0_of_a_permuted_stack_is_the_same():
     np.testing.assert_allclose(b["erank"], a["erank"], rtol=1e-9)
 
 
-def test_order_band_brackets_random_orders_and_vanishes_at_c1():
+def test_order_distribution_of_random_orders_and_none_at_c1():
     Js = random_stack(41, d=16, L=4, scale=1.5)
     forms = forms_for(Js, "J")
-    t = dose_sweep(forms, "J", ["dose", "control_a"], [0, 1, 2], draws=1, order_draws=5, seed=3)
+    t = dose_sweep(forms, "J", ["dose", "control_a"], [0, 1, 2], draws=1, order_draws=7, seed=3)
     dose = t[t["construction"] == "dose"].set_index("c")
-    assert set(dose["n_orders"]) == {5} and t.loc[t["construction"] == "control_a", "erank_order_min"].isna().all()
-    # the band is the spread of the dose construction over orders, recomputed here by hand
+    assert set(dose["n_orders"]) == {7} and t.loc[t["construction"] == "control_a", "erank_order_q05"].isna().all()
+    assert set(t["method"]) == {"schur"} and t["eigvec_cond_max"].isna().all()
+    # the distribution is that of the dose construction over orders, recomputed here by hand
     from resdyn.schur import layer_rng, random_order
 
     hand = []
-    for k in range(5):
+    for k in range(7):
         ordered = [random_order(f, layer_rng(3, "J", "order", layer, k)) for layer, f in enumerate(forms)]
         hand.append(dose_sweep(ordered, "J", "dose", [0])["erank"].iloc[0])
-    assert dose.loc[0.0, "erank_order_min"] == pytest.approx(min(hand), rel=1e-10)
-    assert dose.loc[0.0, "erank_order_max"] == pytest.approx(max(hand), rel=1e-10)
-    assert dose.loc[0.0, "erank_order_max"] - dose.loc[0.0, "erank_order_min"] > 1e-3
-    assert dose.loc[1.0, "erank_order_max"] - dose.loc[1.0, "erank_order_min"] < 1e-9
+    q05, med, q95 = np.percentile(hand, [5, 50, 95])
+    assert dose.loc[0.0, "erank_order_q05"] == pytest.approx(q05, rel=1e-10)
+    assert dose.loc[0.0, "erank_order_median"] == pytest.approx(med, rel=1e-10)
+    assert dose.loc[0.0, "erank_order_q95"] == pytest.approx(q95, rel=1e-10)
+    # 7 draws: the 95 % interval of the median is [X_(1), X_(7)] (coverage 1 - 2/2^7 = 0.984; [X_(2), X_(6)]: 0.875)
+    assert (dose.loc[0.0, "erank_order_median_ci_lo"], dose.loc[0.0, "erank_order_median_ci_hi"]) == pytest.approx(
+        (min(hand), max(hand)), rel=1e-10)
+    assert dose.loc[0.0, "erank_order_q95"] - dose.loc[0.0, "erank_order_q05"] > 1e-3
+    assert dose.loc[1.0, "erank_order_q95"] - dose.loc[1.0, "erank_order_q05"] < 1e-9
     assert dose.loc[1.0, "erank_order_median"] == pytest.approx(dose.loc[1.0, "erank"], rel=1e-10)
+
+
+def test_order_summary_known_answers():
+    from resdyn.schur import order_summary
+
+    # n = 10: [X_(2), X_(9)] covers the median with 1 - 2 (1 + 10)/2^10 = 0.979; [X_(3), X_(8)] only 0.891
+    s = order_summary(np.arange(10.0)[::-1])
+    assert (s["erank_order_median_ci_lo"], s["erank_order_median_ci_hi"]) == (1.0, 8.0)
+    assert (s["erank_order_q05"], s["erank_order_median"], s["erank_order_q95"]) == pytest.approx((0.45, 4.5, 8.55))
+    few = order_summary([1.0, 2.0, 3.0, 4.0, 5.0])  # 5 draws: no interval reaches 95 % (max 1 - 2/32)
+    assert np.isnan(few["erank_order_median_ci_lo"]) and few["erank_order_median"] == 3.0
+    assert all(np.isnan(v) for v in order_summary([]).values())
+
+
+def test_order_median_is_stable_to_its_monte_carlo_error_under_another_seed():
+    # The median over random orders estimates an order-free quantity; its Monte Carlo error is the 95 %
+    # interval of the median. Two runs with independent streams estimate the same median, so their
+    # difference lies within the root-sum-square of the two half-widths (the 95 % error of a
+    # difference); a single rerun lands inside the first interval only ~83 % of the time, so that is
+    # not the criterion.
+    Js = random_stack(43, d=12, L=3, scale=1.5)
+    forms = forms_for(Js, "J")
+    runs = [dose_sweep(forms, "J", "dose", [0, 2], order_draws=40, seed=s).set_index("c") for s in (1, 2, 3)]
+
+    def half(r):
+        return (r["erank_order_median_ci_hi"] - r["erank_order_median_ci_lo"]) / 2
+
+    for c in (0.0, 2.0):
+        first = runs[0].loc[c]
+        for other in runs[1:]:
+            b = other.loc[c]
+            assert first["erank_order_median"] != b["erank_order_median"]  # the streams differ
+            gap = abs(first["erank_order_median"] - b["erank_order_median"])
+            assert gap <= np.hypot(half(first), half(b))
+            assert half(first) < (first["erank_order_q95"] - first["erank_order_q05"]) / 2  # finer than the spread
+    # the canonical order is not an estimate of that median (here it lies above the median's interval)
+    assert runs[0].loc[0.0, "erank"] > runs[0].loc[0.0, "erank_order_median_ci_hi"]
 
 
 def test_single_precision_products_agree_with_double():
@@ -323,13 +374,29 @@ def test_single_precision_products_agree_with_double():
         dose_sweep(forms, "J", "dose", [1], precision="half")
 
 
-def test_table3_band_holds_the_canonical_order_and_mode_r_is_optional():
-    rows = [{"run": "a", "mode": "J", "construction": "dose", "c": float(c), "draw": 0, "erank": e,
-             "erank_order_min": m, "erank_order_max": M, "n_orders": 4}
-            for c, e, m, M in ((0, 1.1, 40.0, 60.0), (1, 10.0, 10.0, 10.0), (2, 3.0, 2.0, 4.0))]
+def test_table3_distribution_leaves_the_canonical_order_out_and_mode_r_is_optional():
+    rows = [{"run": "a", "mode": "J", "method": "schur", "construction": "dose", "c": float(c), "draw": 0, "erank": e,
+             "erank_order_q05": lo, "erank_order_median": m, "erank_order_q95": hi, "n_orders": 40}
+            for c, e, lo, m, hi in ((0, 1.1, 40.0, 50.0, 60.0), (1, 10.0, 10.0, 10.0, 10.0), (2, 3.0, 2.0, 3.0, 4.0))]
     t = table3(pd.DataFrame(rows)).iloc[0]
-    # the canonical c = 0 (1.1) lies below every random order: the band reaches down to it
-    assert (t["erank_c0_min"], t["erank_c0_max"]) == (1.1, 60.0)
-    assert (t["ratio_c0_c1_j_min"], t["ratio_c0_c1_j_max"]) == pytest.approx((0.11, 6.0))
-    assert np.isnan(t["ratio_c0_c1_r"])
+    # the canonical c = 0 (1.1) lies below every random order: it stays outside their distribution
+    assert (t["erank_c0"], t["erank_c0_q05"], t["erank_c0_q95"]) == (1.1, 40.0, 60.0)
+    assert (t["ratio_c0_c1_j_q05"], t["ratio_c0_c1_j_median"], t["ratio_c0_c1_j_q95"]) == pytest.approx((4.0, 5.0, 6.0))
+    assert np.isnan(t["ratio_c0_c1_r"]) and np.isnan(t["erank_c0_median_ci_lo"])
     assert "| — |" in table3_markdown(table3(pd.DataFrame(rows)))
+
+
+def test_schur_surgery_is_gram_schmidt_of_the_eigenvectors_in_the_diagonal_order():
+    # V_π = QR gives J = Q (R Λ_π R⁻¹) Q*, a Schur form in order π: the normal part Q Λ Q* is the
+    # Gram-Schmidt orthogonalisation of the eigenvectors taken in that order (any column phase cancels).
+    J = random_stack(47, d=14, L=1, scale=1.5)[0]
+    lam, V = np.linalg.eig(J)
+    for order in (canonical_order(lam), np.random.default_rng(0).permutation(14)):
+        Q, _ = np.linalg.qr(V[:, order])
+        gram_schmidt = (Q * lam[order][None, :]) @ Q.conj().T
+        form = complex_schur(J)
+        if not np.array_equal(order, canonical_order(lam)):
+            # the same eigenvalues in the same order on the Schur diagonal
+            form = reorder(form, [int(np.argmin(np.abs(form.eigenvalues - lam[k]))) for k in order])
+        np.testing.assert_allclose(np.diagonal(form.T), lam[order], atol=1e-10)
+        np.testing.assert_allclose(form.normal_part(), gram_schmidt, atol=1e-10)

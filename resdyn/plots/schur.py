@@ -1,4 +1,4 @@
-"""Figure 5 and S8: Schur surgery dose response, drawn from the schur_dose table alone."""
+"""Figure 5 and S8: non-normality surgery dose response (polar or Schur), drawn from the schur_dose table alone."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -22,17 +22,26 @@ def _runs(dose: pd.DataFrame) -> list[str]:
 
 
 def _order_band(ax, dose: pd.DataFrame, run: str, color: str) -> None:
-    """Shade erank's min-max over the random Schur orders (canonical order drawn as the line)."""
-    if "erank_order_min" not in dose:
+    """Schur surgery: shade erank's 5th-95th percentiles over the random Schur orders and dot their
+    median (the canonical order is the line). Polar surgery has no order and no band."""
+    if "erank_order_q05" not in dose:
         return
     sub = dose[(dose["run"] == run) & (dose["mode"] == "J") & (dose["construction"] == "dose")].sort_values("c")
-    if sub["erank_order_min"].notna().any():
-        ax.fill_between(sub["c"], sub["erank_order_min"], sub["erank_order_max"], color=color, alpha=0.2, lw=0)
+    if sub["erank_order_q05"].notna().any():
+        ax.fill_between(sub["c"], sub["erank_order_q05"], sub["erank_order_q95"], color=color, alpha=0.2, lw=0)
+        ax.plot(sub["c"], sub["erank_order_median"], ls=":", color=color, lw=1)
+
+
+def _method_title(dose: pd.DataFrame) -> str:
+    methods = sorted(set(dose["method"])) if "method" in dose else ["schur"]
+    names = {"polar": "polar surgery (no eigenvalue order)",
+             "schur": "Schur surgery, canonical order (band: 5th–95th percentile of random orders, dotted: median)"}
+    return "; ".join(names.get(m, m) for m in methods)
 
 
 def figure5(dose: pd.DataFrame):
-    """(a) erank, (b) log10 ||P||_F, (c) Henrici departure of P_{0:L-1} against c, mode J, Schur
-    diagonal in canonical order; (a) shades the min-max of erank over random diagonal orders."""
+    """(a) erank, (b) log10 ||P||_F, (c) Henrici departure of P_{0:L-1} against c, mode J; under
+    Schur surgery (canonical order) (a) shades erank's 5th-95th percentiles over random orders."""
     panels = (("erank", "erank($P_{0:L-1}$)", True), ("log10_fro", "$\\log_{10}\\|P_{0:L-1}\\|_F$", False), ("henrici", "Henrici departure of $P_{0:L-1}$", False))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
     for ax, (column, label, log) in zip(axes, panels):
@@ -49,6 +58,7 @@ def figure5(dose: pd.DataFrame):
     axes[0].legend(frameon=False)
     for ax, letter in zip(axes, "abc"):
         ax.set_title(f"({letter})", loc="left")
+    fig.suptitle(_method_title(dose), fontsize=9)
     return fig
 
 
@@ -82,9 +92,11 @@ def figure_s8(dose: pd.DataFrame):
             if not cur.empty:
                 last.plot(cur["c"], cur["mean"], ls=ls, color=color, label=f"{run} ({mode})")
     last.set_yscale("log")
-    last.set_title("mode J vs mode R (= J in R's order)")
+    polar = "method" in dose and set(dose["method"]) == {"polar"}
+    last.set_title("mode J vs mode R (polar: R_c = J_c − I)" if polar else "mode J vs mode R (= J in R's order)")
     last.set_xlabel("dose $c$")
     last.legend(frameon=False, fontsize=6)
     for ax, letter in zip(axes, "abcdefghijklmnop"):
         ax.set_title(f"({letter})", loc="left")
+    fig.suptitle(_method_title(dose), fontsize=9)
     return fig
