@@ -65,11 +65,17 @@ def declared_series(section: dict | None, runs) -> dict[str, dict]:
     return out
 
 
-def _rows(table: pd.DataFrame, run: str, name: str, **match) -> pd.DataFrame:
+def run_rows(table: pd.DataFrame, run: str, **match) -> pd.DataFrame:
+    """Rows of ``table`` for ``run`` (and column == value for each match whose column exists); may be empty."""
     sub = table[table["run"] == run]
     for column, value in match.items():
         if column in sub:
             sub = sub[sub[column] == value]
+    return sub
+
+
+def _rows(table: pd.DataFrame, run: str, name: str, **match) -> pd.DataFrame:
+    sub = run_rows(table, run, **match)
     if sub.empty:
         raise KeyError(f"{name} has no rows for run {run!r}" + (f" ({match})" if match else ""))
     return sub

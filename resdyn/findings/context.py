@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from resdyn.checkpoint_series import run_rows
 from resdyn.findings.verdicts import Untestable
 
 REGIMES = ("early", "mid", "late")
@@ -32,11 +33,7 @@ class Context:
 
     def rows(self, name: str, run: str, **match) -> pd.DataFrame:
         """Rows of table ``name`` for ``run`` (and column == value for each match whose column exists)."""
-        t = self.table(name)
-        sub = t[t["run"] == run]
-        for key, value in match.items():
-            if key in sub:
-                sub = sub[sub[key] == value]
+        sub = run_rows(self.table(name), run, **match)
         if sub.empty:
             raise Untestable(f"no {name} rows for run {run}" + (f" ({match})" if match else ""))
         return sub
