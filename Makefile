@@ -80,7 +80,7 @@ test: $(STAMP)
 
 # config/README.md from the schema's descriptions (run after adding or changing a config key).
 config-docs: $(STAMP)
-	$(BIN)/python -m resdyn.config_docs --write config/README.md
+	$(BIN)/python -m resdyn.core.config_docs --write config/README.md
 
 clean:
 	rm -rf results logs benchmarks/out .snakemake

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from resdyn.jacobians import (autodiff_in_context_jacobian, autodiff_single_token_jacobians, in_context_jacobian,
+from resdyn.dynamics.jacobians import (autodiff_in_context_jacobian, autodiff_single_token_jacobians, in_context_jacobian,
                               single_token_jacobians)
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block, rotary_tables

@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from resdyn.communities import METHODS, detect, nmi, summarise
-from resdyn.graphs import correlation_graph
-from resdyn.participation import participation
+from resdyn.topology.communities import METHODS, detect, nmi, summarise
+from resdyn.topology.graphs import correlation_graph
+from resdyn.topology.participation import participation
 
 
 def main():

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from resdyn.jacobians import PRECISIONS, single_token_layer_stats
+from resdyn.dynamics.jacobians import PRECISIONS, single_token_layer_stats
 from resdyn.models.layer_files import single_token_block
 
 

@@ -17,8 +17,8 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from resdyn.cumulative import cumulative_products
-from resdyn.schur import CONSTRUCTIONS, LayerSchurForms, complex_schur, dose_sweep, layer_operator
+from resdyn.dynamics.cumulative import cumulative_products
+from resdyn.dynamics.schur import CONSTRUCTIONS, LayerSchurForms, complex_schur, dose_sweep, layer_operator
 
 DOSES = [0, 0.25, 0.5, 0.75, 1, 1.5, 2]
 

@@ -28,7 +28,7 @@ def _one(kind: str, d: int, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from resdyn.cumulative import ExactProduct
+    from resdyn.dynamics.cumulative import ExactProduct
 
     rng = np.random.default_rng(0)
     J = np.eye(d) + rng.standard_normal((d, d)) / np.sqrt(d)

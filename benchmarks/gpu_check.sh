@@ -11,7 +11,7 @@ PY=${PYTHON:-.venv/bin/python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 # device, torch/CUDA/driver versions, TF32 state, free memory; fails naming both versions
 # where the scheduler granted a GPU that torch cannot see
-timeout 60 "$PY" -m resdyn.device || exit 2
+timeout 60 "$PY" -m resdyn.core.device || exit 2
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu_check: torch sees no CUDA device')" || exit 2
 status=0
 timeout 110 "$PY" benchmarks/gpu_jacobian_rate.py || status=$?

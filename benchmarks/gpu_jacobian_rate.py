@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_jacobian_rate.py [--batch-576 16] [--batch-4096 4] [--batches 2]
 
-Per sample, what a Jacobian job does (resdyn.jacobians.JacobianAccumulator.add on the
+Per sample, what a Jacobian job does (resdyn.dynamics.jacobians.JacobianAccumulator.add on the
 closed form): the d x d Jacobian in float32, its float64 running sums, and its singular
 values by cuSOLVER's batched svdvals. Blocks are random (seeded), Llama-shaped:
 SmolLM2-135M's (d = 576, f = 1536) and Llama-3.1-8B's (d = 4096, f = 14336).
@@ -21,8 +21,8 @@ import torch
 from cost_model import A100_FP32, A100_FP64, N_SAMPLES, PAPER_MODELS, project
 from timing import best_of
 
-from resdyn.device import job_device
-from resdyn.jacobians import JacobianAccumulator, single_token_jacobians
+from resdyn.core.device import job_device
+from resdyn.dynamics.jacobians import JacobianAccumulator, single_token_jacobians
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 

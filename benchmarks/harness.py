@@ -87,7 +87,7 @@ def _make_jacobians(args) -> torch.Tensor:
     model = bj.load_model(args.model)
     if not args.activations:
         return bj.closed_form_jacobians(model, args.layer, args.samples).double()
-    from resdyn.jacobians import single_token_jacobians
+    from resdyn.dynamics.jacobians import single_token_jacobians
     from resdyn.models.architectures import architecture_of
     from resdyn.models.block import Block
 
@@ -97,7 +97,7 @@ def _make_jacobians(args) -> torch.Tensor:
 
 
 def section_stats(args) -> None:
-    from resdyn.jacobians import singular_value_stats
+    from resdyn.dynamics.jacobians import singular_value_stats
 
     jac = _jacobians(args)
     mats = jac.numpy()
@@ -134,7 +134,7 @@ def section_stats(args) -> None:
 def section_schur(args) -> None:
     import scipy.linalg as sla
 
-    from resdyn.schur import complex_schur
+    from resdyn.dynamics.schur import complex_schur
 
     J = _jacobians(args).mean(0).numpy()
     d = J.shape[0]
@@ -159,9 +159,9 @@ def _schur_orders(J: np.ndarray, t_mm: float) -> None:
     Schur order, and each random order of schur.order_draws (reorder + its dose products)."""
     import scipy.linalg as sla
 
-    from resdyn import spectra
-    from resdyn.cumulative import new_product
-    from resdyn.schur import complex_schur, dose_sweep, random_order, surgery_terms
+    from resdyn.dynamics import spectra
+    from resdyn.dynamics.cumulative import new_product
+    from resdyn.dynamics.schur import complex_schur, dose_sweep, random_order, surgery_terms
 
     doses = [0, 0.25, 0.5, 0.75, 1, 1.5, 2]
     t_eig = best_of(lambda: sla.eigvals(J), 2)
@@ -195,9 +195,9 @@ def _schur_orders(J: np.ndarray, t_mm: float) -> None:
 
 
 def section_leiden(args) -> None:
-    from resdyn.communities import detect, summarise
-    from resdyn.graphs import correlation_graph
-    from resdyn.participation import participation
+    from resdyn.topology.communities import detect, summarise
+    from resdyn.topology.graphs import correlation_graph
+    from resdyn.topology.participation import participation
 
     rng = np.random.default_rng(0)
     d, n, k, groups = args.leiden_d, 1000, 20, 80

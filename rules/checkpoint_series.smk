@@ -3,7 +3,7 @@
 # other stages' tables into checkpoint_series.csv and drawn against training step (the paper's
 # Fig. 7d generalised). With no series declared nothing here enters `all`.
 # Included after the stages whose tables it reads and before the scorecard, which reads it.
-from resdyn.checkpoint_series import declared_series
+from resdyn.core.run_roles import declared_series
 
 CHECKPOINT_SERIES = declared_series(config.get("checkpoint_series"), config["runs"])
 CHECKPOINT_SERIES_SOURCES = [

@@ -15,13 +15,14 @@ _user_pythonpath = [
 os.environ.update(PYTHONPATH=os.pathsep.join([workflow.basedir, *_user_pythonpath]))
 sys.path.insert(0, workflow.basedir)
 
-from resdyn.config_checks import (
+from resdyn.core.config_checks import (
     canonicalise_in_place,
     check_config,
     check_prepared_model,
     check_width,
     declared_layers,
 )
+from resdyn.models.architectures import ARCHITECTURES
 
 # Every mapping of the config in sorted key order, at every level: a config that differs
 # only in key order gives every rule the same params (Snakemake compares their repr, key
@@ -29,7 +30,7 @@ from resdyn.config_checks import (
 # (combined tables' rows, figure panels), not in the order the config lists them.
 canonicalise_in_place(config)
 RUNS = list(config["runs"])
-check_config(config)
+check_config(config, map_types=ARCHITECTURES)  # the types the Lyapunov maps split
 
 # Each stage appends the names of the tables it produces (results/tables/{name}.csv,
 # combined over runs from results/{run}/tables/{name}.csv) and of its figures

@@ -1,5 +1,5 @@
 # Figures are drawn from tables and saved arrays alone; `snakemake figures` redraws them all.
-from resdyn.run_roles import null_of, null_runs
+from resdyn.core.run_roles import null_of, null_runs
 
 # Declared null roles (runs.<name>.null_of), for every figure that sets a null apart
 NULL_OF = null_of(config["runs"])  # {trained run: its null run}

@@ -13,7 +13,7 @@ if LOOP_STUDY_ONLY:  # rules/common.smk does this when the decoder pipeline is i
         PYTHONPATH=os.pathsep.join([workflow.basedir, *[p for p in _paths if p]])
     )
     sys.path.insert(0, workflow.basedir)
-    from resdyn.config_checks import canonicalise_in_place
+    from resdyn.core.config_checks import canonicalise_in_place
 
     canonicalise_in_place(config)
     LOOPS = config["loops"]

@@ -57,7 +57,7 @@ if PROTOCOL_RUN:
             # a GPU job (profiles/slurm-a100) holding the whole model; time: both protocols
             # (~2.6x one layer's Jacobians) over every layer (up to 42 in config/paper.yaml)
             # of n_samples of the corpus's N samples
-            # plus the transport (resdyn.transport): per protocol, L running d x d float64
+            # plus the transport (resdyn.dynamics.transport): per protocol, L running d x d float64
             # sums and one sample's L Jacobians, 32 L d^2 bytes in all
             **dict(
                 job_resources("gpu_jacobian", repeats=PROTOCOL_REPEATS),

@@ -2,7 +2,7 @@
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
 # statistics pool the runs (normalisation per run; regimes at the config's fixed thresholds,
 # recounted over a grid of them in trajectory_regime_sensitivity).
-from resdyn.run_roles import null_runs
+from resdyn.core.run_roles import null_runs
 
 TRAJ = config["token_trajectories"]
 # default: every run that is not a declared null (`null_of`: random weights would set the pooled thresholds)

@@ -1,7 +1,7 @@
 """Concatenate one table over all runs (each per-run table already has a `run` column)."""
 import pandas as pd
 
-from resdyn.io import save_csv
+from resdyn.core.io import save_csv
 
 tables = [pd.read_csv(path) for path in snakemake.input]
 save_csv(snakemake.output[0], pd.concat(tables, ignore_index=True))

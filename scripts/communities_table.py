@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from resdyn.io import save_csv
+from resdyn.core.io import save_csv
 
 run = snakemake.wildcards.run
 summary = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)

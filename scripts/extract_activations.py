@@ -3,12 +3,13 @@ next-token loss on the first samples from the same forward passes -> model_healt
 import pandas as pd
 import torch
 
-from resdyn.activations import extract_with_loss, tokenize
-from resdyn.corpus import read_jsonl
-from resdyn.device import job_device
-from resdyn.health import check_health
-from resdyn.io import save_csv, save_npy
-from resdyn.logs import Progress, setup_logging
+from resdyn.data.activations import extract_with_loss
+from resdyn.data.tokens import encode_all
+from resdyn.data.corpus import read_jsonl
+from resdyn.core.device import job_device
+from resdyn.data.health import check_health
+from resdyn.core.io import save_csv, save_npy
+from resdyn.core.logs import Progress, setup_logging
 from resdyn.models.sources import load_prepared
 
 log = setup_logging(snakemake.log[0], "extract_activations")
@@ -16,7 +17,7 @@ device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch canno
 p, run = snakemake.params, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 model, tokenizer = load_prepared(snakemake.input.model, device=device)
-token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)
+token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)
 progress = Progress(log, len(token_ids), f"{run} samples")
 acts, tally = extract_with_loss(model, token_ids, p.batch_size, p.health["samples"], progress)
 health = tally.row(run, p.bos)

@@ -5,8 +5,8 @@ samples in each protocol (rows labelled e.g. "in_context (first 32 samples)").""
 import pandas as pd
 
 from resdyn.findings import scorecard, to_markdown
-from resdyn.io import save_csv, save_text
-from resdyn.layer_table import self_alignment_table
+from resdyn.core.io import save_csv, save_text
+from resdyn.dynamics.layer_table import self_alignment_table
 
 p = snakemake.params
 inputs = dict(snakemake.input.items())

@@ -4,18 +4,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdyn.activations import tokenize
-from resdyn.corpus import read_jsonl
-from resdyn.device import job_device
-from resdyn.io import save_npz
-from resdyn.jacobians import check_precision, single_token_layer_stats
-from resdyn.logs import Progress, setup_logging
-from resdyn.memory import fixed_mmap_threshold
-from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
+from resdyn.data.tokens import encode_all
+from resdyn.data.corpus import read_jsonl
+from resdyn.core.device import job_device
+from resdyn.core.io import save_npz
+from resdyn.dynamics.jacobians import check_precision, single_token_layer_stats
+from resdyn.core.logs import Progress, setup_logging
+from resdyn.core.memory import fixed_mmap_threshold
+from resdyn.dynamics.engines import engine_in_context_stats, engine_layer_stats
 from resdyn.models.architectures import engine_of
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import load_prepared, load_tokenizer, prepared_config
-from resdyn.protocols import protocol_layer_arrays
+from resdyn.dynamics.protocols import protocol_layer_arrays
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device
@@ -31,7 +31,7 @@ if p.protocol != "single_token":  # the earlier tokens' states come from a forwa
 elif engine == "gemma4":  # Gemma 4 reads each sample's last token (its per-layer input)
     tokenizer = load_tokenizer(snakemake.input.model)
 if p.protocol != "single_token" or engine == "gemma4":
-    token_ids = tokenize(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
+    token_ids = encode_all(tokenizer, read_jsonl(snakemake.input.corpus), p.bos)[: p.n_samples]
 
 if engine != "block" and p.protocol == "single_token":  # Gemma 4's closed form, or autodiff through the layer
     for layer, path in zip(p.layers, p.layer_files):

@@ -1,9 +1,9 @@
 """Per-sublayer attribution of one loop model's exponents (loop paper Fig. 2, Fig. 5a)."""
 import time
 
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import attribution_tables, set_threads
 

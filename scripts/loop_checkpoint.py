@@ -1,7 +1,7 @@
 """Single-probe lambda_1 of one checkpoint of a training series (loop paper Fig. 3)."""
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import checkpoint_table, set_threads
 

@@ -1,7 +1,7 @@
 """Cosine similarity of one loop model's residual states across loops (loop paper Fig. 4)."""
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import cosine_table, set_threads
 

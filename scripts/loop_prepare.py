@@ -1,5 +1,5 @@
 """Download one hub loop model (config.json, safetensors, tokenizer) at its revision."""
-from resdyn.logs import setup_logging
+from resdyn.core.logs import setup_logging
 from resdyn.loops.jobs import download
 
 log = setup_logging(snakemake.log[0], "loop_prepare")

@@ -1,9 +1,9 @@
 """Top-k Benettin spectrum of one loop model over its loop steps (loop paper Fig. 1)."""
 import time
 
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.loops.jobs import load_job
 from resdyn.loops.measurements import set_threads, spectrum_tables
 

@@ -3,9 +3,9 @@ import time
 
 import torch
 
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.lyapunov.model_runs import attribution_table, prepare
 
 log = setup_logging(snakemake.log[0], "lyapunov_attribution")

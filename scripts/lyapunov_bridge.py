@@ -1,8 +1,8 @@
 """Spearman bridge between lambda_1 summaries (seed means) and a user outcome table."""
 import pandas as pd
 
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.lyapunov.bridge import bridge_table
 
 log = setup_logging(snakemake.log[0], "lyapunov_bridge")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
-from resdyn.config_checks import check_prepared_model
-from resdyn.logs import setup_logging
+from resdyn.core.config_checks import check_prepared_model
+from resdyn.core.logs import setup_logging
 from resdyn.models.sources import materialise
 
 log = setup_logging(snakemake.log[0], "prepare_model")

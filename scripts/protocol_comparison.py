@@ -1,10 +1,10 @@
 """protocol_comparison.csv and its figure: each per-layer finding in both protocols, same samples."""
 import pandas as pd
 
-from resdyn.io import save_csv
+from resdyn.core.io import save_csv
 from resdyn.plots.common import save_figure
 from resdyn.plots.protocol import figure_protocol_comparison
-from resdyn.protocol_comparison import ProtocolTables, protocol_comparison
+from resdyn.findings.protocol_comparison import ProtocolTables, protocol_comparison
 
 i, run = snakemake.input, snakemake.params.run
 

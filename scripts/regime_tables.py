@@ -1,8 +1,8 @@
 """Regime means of the layer table, and the paper's Table 2 (self-alignment by regime)."""
 import pandas as pd
 
-from resdyn.io import save_csv, save_text
-from resdyn.layer_table import regime_means, self_alignment_table
+from resdyn.core.io import save_csv, save_text
+from resdyn.dynamics.layer_table import regime_means, self_alignment_table
 
 table = pd.read_csv(snakemake.input[0])
 save_csv(snakemake.output.means, regime_means(table))

@@ -1,8 +1,8 @@
 """Non-normality surgery dose sweep of one run and mode (J or R), polar or Schur: the dose and its controls."""
-from resdyn.cumulative import MeanJacobians
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
-from resdyn.schur import LayerSchurForms, dose_sweep
+from resdyn.dynamics.cumulative import MeanJacobians
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
+from resdyn.dynamics.schur import LayerSchurForms, dose_sweep
 
 log = setup_logging(snakemake.log[0], "schur_sweep")
 wc, p = snakemake.wildcards, snakemake.params

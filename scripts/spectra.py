@@ -1,9 +1,9 @@
 """Per-layer spectral table and eigenvalues of one run."""
 import numpy as np
 
-from resdyn.io import save_csv, save_npz
-from resdyn.layer_table import layer_spectra
-from resdyn.logs import setup_logging
+from resdyn.core.io import save_csv, save_npz
+from resdyn.dynamics.layer_table import layer_spectra
+from resdyn.core.logs import setup_logging
 
 log = setup_logging(snakemake.log[0], "spectra")
 layers = (np.load(path) for path in snakemake.input)

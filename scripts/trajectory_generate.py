@@ -3,9 +3,9 @@ import time
 
 import torch
 
-from resdyn.device import job_device
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.device import job_device
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.lyapunov.model_runs import load_model
 from resdyn.trajectories.model_run import trajectory_tokens
 from resdyn.trajectories.prompts import categorised_prompts

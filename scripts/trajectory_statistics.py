@@ -2,8 +2,8 @@
 sensitivity, variance shares, collapse."""
 import pandas as pd
 
-from resdyn.io import save_csv
-from resdyn.logs import setup_logging
+from resdyn.core.io import save_csv
+from resdyn.core.logs import setup_logging
 from resdyn.trajectories.collapse import collapse_table
 from resdyn.trajectories.normalise import add_scores, summaries
 from resdyn.trajectories.regimes import regime_table, sensitivity_table

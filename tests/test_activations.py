@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from resdyn.activations import extract_last_token, length_batches, left_padded
+from resdyn.data.activations import extract_last_token, length_batches, left_padded
 from tiny_models import TINY_CONFIGS, tiny_model
 
 SEQS = [[5, 17, 42, 8, 99], [7, 3], [11, 12, 13, 14, 15, 16, 17, 18], [200, 201, 202]]

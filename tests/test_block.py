@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from resdyn.activations import prefix_states, residual_hooks
-from resdyn.jacobians import autodiff_single_token_jacobians, in_context_jacobian, single_token_jacobians
+from resdyn.data.activations import prefix_states, residual_hooks
+from resdyn.dynamics.jacobians import autodiff_single_token_jacobians, in_context_jacobian, single_token_jacobians
 from resdyn.models.architectures import ARCHITECTURES, UnsupportedArchitecture, architecture_of
 from resdyn.models.block import Block
 from tiny_models import TINY_CONFIGS, tiny_model

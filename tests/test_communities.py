@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from resdyn.communities import (METHODS, canonical_labels, detect, nmi, nmi_matrix, partition_snapshots,
+from resdyn.topology.communities import (METHODS, canonical_labels, detect, nmi, nmi_matrix, partition_snapshots,
                                 signed_cpm_quality, signed_leiden, summarise)
-from resdyn.graphs import SignedGraph, correlation_graph
-from resdyn.participation import participation
+from resdyn.topology.graphs import SignedGraph, correlation_graph
+from resdyn.topology.participation import participation
 
 
 def planted_signed_graph(size=12, seed=0):

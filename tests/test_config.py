@@ -8,7 +8,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resdyn.config_checks import ConfigError, canonical, check_config
+from resdyn.core.config_checks import ConfigError, canonical, check_config
 from config_helpers import reversed_keys
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import numpy as np
 import pytest
 
-from resdyn.corpus import CorpusError, length_filtered, load_samples, read_jsonl, write_jsonl
+from resdyn.data.corpus import CorpusError, length_filtered, load_samples, read_jsonl, write_jsonl
 
 ROWS = ["", " = Valkyria Chronicles III = \n", "short line\n", "x" * 250 + "\n", " = = Gameplay = = \n",
         "y" * 120 + "\n", "z" * 900 + "\n", "w" * 300 + "\n"]
@@ -84,7 +84,7 @@ def test_strip_is_an_option(tmp_path):
 def test_python_docs_categories_tag_the_same_paragraphs_in_the_same_order():
     import itertools
 
-    from resdyn.corpus import pydoc_paragraphs, python_docs_categorised, python_docs_paragraphs
+    from resdyn.data.corpus import pydoc_paragraphs, python_docs_categorised, python_docs_paragraphs
 
     tagged = list(itertools.islice(python_docs_categorised(), 1500))
     assert [p for _, p in tagged] == list(itertools.islice(python_docs_paragraphs(), 1500))

@@ -2,8 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.coupling import (JacobianFiles, block_snapshots, boundary_test, coarse_grain, mesoscale_test, rng_for,
-                             run_coupling, self_alignment_from_spectra, variance_captured)
+from resdyn.coupling.boundary import boundary_test
+from resdyn.coupling.mesoscale import coarse_grain, mesoscale_test, variance_captured
+from resdyn.coupling.snapshots import block_snapshots, rng_for
+from resdyn.coupling.tables import JacobianFiles, run_coupling, self_alignment_from_spectra
 
 
 def basis(m):

@@ -3,11 +3,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn import stats
-from resdyn.config_checks import ConfigError, check_null_roles
-from resdyn.coupling import boundary_test, run_coupling
+from resdyn.coupling import stats
+from resdyn.core.config_checks import ConfigError, check_null_roles
+from resdyn.coupling.boundary import boundary_test
+from resdyn.coupling.tables import run_coupling
 from resdyn.plots.coupling import one_reading, run_label
-from resdyn.run_roles import is_null, null_of, null_runs
+from resdyn.core.run_roles import is_null, null_of, null_runs
 
 
 def half_tied(d=100):
@@ -120,7 +121,7 @@ def test_null_roles_are_declared_not_guessed():
 
 
 def test_check_config_runs_the_null_role_check(tmp_path):
-    from resdyn.config_checks import check_config
+    from resdyn.core.config_checks import check_config
 
     from pathlib import Path
 
@@ -139,7 +140,7 @@ def test_check_config_runs_the_null_role_check(tmp_path):
 
 
 def test_jacobian_files_give_both_readings(tmp_path):
-    from resdyn.coupling import JacobianFiles
+    from resdyn.coupling.tables import JacobianFiles
 
     rng = np.random.default_rng(5)
     paths = []

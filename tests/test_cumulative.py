@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from resdyn.cumulative import (
+from resdyn.dynamics.cumulative import (
     ExactProduct,
     MeanJacobians,
     TruncatedProduct,
@@ -14,7 +14,7 @@ from resdyn.cumulative import (
     henrici_of_product,
     spectrum_layers,
 )
-from resdyn.io import save_npz
+from resdyn.core.io import save_npz
 
 
 def erank_of(matrix):

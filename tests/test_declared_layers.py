@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from resdyn.config_checks import ConfigError, check_config, check_prepared_model, declared_layers
+from resdyn.core.config_checks import ConfigError, check_config, check_prepared_model, declared_layers
 from slurm.workflow_helpers import ROOT, copy_workflow, dry_run, snakemake
 from test_tokens import ADDS_NONE, byte_tokenizer
 from tiny_models import tiny_model

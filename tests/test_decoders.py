@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from resdyn.activations import prefix_states, residual_hooks
+from resdyn.data.activations import prefix_states, residual_hooks
 from resdyn.models.architectures import UnsupportedArchitecture, engine_of, pre_mlp_module
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
 from resdyn.models.generic import DecoderLayer
@@ -198,8 +198,8 @@ def test_engine_layer_stats_protocols_agree_on_one_token_samples(model_type, tmp
     """The job's two paths read the side inputs from different places (one layer's tensors, the
     activations' snapshot 2ℓ' and the last token's per-layer input read from the folder, vs the
     loaded model's prefix states and all tokens); on one-token samples both must agree."""
-    from resdyn.activations import extract_last_token
-    from resdyn.layer_engines import engine_layer_stats
+    from resdyn.data.activations import extract_last_token
+    from resdyn.dynamics.engines import engine_layer_stats
 
     model = _model(model_type)
     path = _prepared(model, tmp_path / "m")
@@ -256,8 +256,8 @@ def _gemma4_moe(dtype=torch.float32):
 
 
 def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
-    from resdyn.activations import extract_last_token
-    from resdyn.layer_engines import engine_layer_stats
+    from resdyn.data.activations import extract_last_token
+    from resdyn.dynamics.engines import engine_layer_stats
 
     model = _gemma4_moe(torch.float64)
     with pytest.raises(ValueError, match="enable_moe_block"):
@@ -292,9 +292,9 @@ def test_engine_precision_double_and_auto_give_the_float64_jacobians(model_type,
     "auto" makes every sample float32 cannot resolve again in float64. With the resolution
     bound tightened so that no float32 σ_min is resolved, auto must equal double sample by
     sample, while single stays float32 (and censored)."""
-    from resdyn import jacobians
-    from resdyn.activations import extract_last_token
-    from resdyn.layer_engines import engine_layer_stats
+    from resdyn.dynamics import jacobians
+    from resdyn.data.activations import extract_last_token
+    from resdyn.dynamics.engines import engine_layer_stats
 
     model = _model(model_type)
     path = _prepared(model, tmp_path / "m")
@@ -335,7 +335,7 @@ def test_engine_precision_double_and_auto_give_the_float64_jacobians(model_type,
 def test_engine_in_context_chunk_makes_one_forward_pass_per_sample(tmp_path):
     """A chunk of layers in context: samples outer, one forward pass per sample for every
     layer (and a KV-shared layer's source), the same arrays as one layer at a time."""
-    from resdyn.layer_engines import engine_in_context_stats
+    from resdyn.dynamics.engines import engine_in_context_stats
 
     model = _model("gemma4_text")
     token_ids = [TOKENS[:4], TOKENS[2:9]]

@@ -1,4 +1,4 @@
-"""A GPU job's start (resdyn.device): IEEE float32 pinned against the environment, a granted GPU that
+"""A GPU job's start (resdyn.core.device): IEEE float32 pinned against the environment, a granted GPU that
 torch cannot see refused at once, the device logged. Each check starts a real GPU entry script
 (scripts/extract_activations.py) in its own process, as Snakemake does, with a stand-in
 `snakemake` object whose inputs do not exist: the job stops at reading them, after its start."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from resdyn import device
+from resdyn.core import device
 
 ROOT = Path(__file__).resolve().parents[1]
 START_JOB = """

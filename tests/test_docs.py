@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from resdyn.config_docs import documented_keys, render, schema_keys
+from resdyn.core.config_docs import documented_keys, render, schema_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())

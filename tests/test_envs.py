@@ -228,7 +228,7 @@ def test_import_collector_follows_resdyn_and_skips_what_need_not_run():
     # torch: the script itself; transformers: lazily, in resdyn.models.sources.materialise
     assert {"numpy", "torch", "transformers"} <= set(found), found
     assert found["transformers"].startswith("resdyn/"), found["transformers"]
-    # resdyn.io imports pandas only under TYPE_CHECKING
+    # resdyn.core.io imports pandas only under TYPE_CHECKING
     io_imports = _imports(ast.parse((ROOT / "resdyn" / "io.py").read_text()), "resdyn")
     assert "numpy" in io_imports and "pandas" not in io_imports, io_imports
     guarded = "try:\n    import fancy\nexcept ImportError:\n    fancy = None\nfrom . import sibling\n"

@@ -5,8 +5,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resdyn.config_checks import ConfigError, check_config
-from resdyn.spectra import regime_labels
+from resdyn.core.config_checks import ConfigError, check_config
+from resdyn.dynamics.spectra import regime_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.checkpoint_series import COLUMNS as SERIES_COLUMNS, LAYER_RANGE
+from resdyn.findings.checkpoint_series import COLUMNS as SERIES_COLUMNS, LAYER_RANGE
 from resdyn.findings import (COLUMNS, DIFFERS, DIRECTION_ONLY, HOLDS, NO_RESOLUTION, NOT_RESOLVED, NOT_TESTABLE,
                              decide, load_claims, scorecard, to_markdown)
 from resdyn.findings.claims import parse

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import yaml
 
-from resdyn.activations import tokenize
-from resdyn.corpus import read_jsonl
+from resdyn.data.tokens import encode_all as tokenize
+from resdyn.data.corpus import read_jsonl
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
 from resdyn.models.sources import load_prepared
 from slurm.workflow_helpers import copy_workflow, snakemake
@@ -54,7 +54,7 @@ def test_a_tiny_gemma4_run_goes_through_the_workflow(tmp_path):
 def test_a_tiny_gemma4_run_in_context_goes_through_the_workflow(tmp_path):
     """In context the job runs the generic engine on the loaded model: its layer files hold the
     statistics of autodiff through the transformers layer at the samples' own prefix states."""
-    from resdyn.activations import prefix_states
+    from resdyn.data.activations import prefix_states
     from resdyn.models.generic import DecoderLayer
 
     work, targets = _run(tmp_path, "in_context", n_samples=3)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resdyn.graphs import (SignedGraph, correlation_graph, correlation_matrix, knn_signed_graph, pack_graphs,
+from resdyn.topology.graphs import (SignedGraph, correlation_graph, correlation_matrix, knn_signed_graph, pack_graphs,
                            showcase_snapshot, snapshot_graphs, unpack_graphs)
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from resdyn.activations import extract_last_token, extract_with_loss
-from resdyn.health import ModelHealthError, check_health
+from resdyn.data.activations import extract_last_token, extract_with_loss
+from resdyn.data.health import ModelHealthError, check_health
 from tiny_models import TINY_CONFIGS, tiny_model
 
 SEQS = [[5, 17, 42, 8, 99, 3], [7, 3], [11, 12, 13, 14, 15, 16, 17, 18], [200, 201, 202]]

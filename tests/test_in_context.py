@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from resdyn.activations import prefix_states
-from resdyn.jacobians import autodiff_in_context_jacobian, in_context_jacobian, single_token_jacobians
+from resdyn.data.activations import prefix_states
+from resdyn.dynamics.jacobians import autodiff_in_context_jacobian, in_context_jacobian, single_token_jacobians
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians

@@ -4,9 +4,10 @@ import numpy as np
 import torch
 import yaml
 
-from resdyn.activations import prefix_states, tokenize
-from resdyn.corpus import read_jsonl
-from resdyn.jacobians import autodiff_in_context_jacobian
+from resdyn.data.activations import prefix_states
+from resdyn.data.tokens import encode_all
+from resdyn.data.corpus import read_jsonl
+from resdyn.dynamics.jacobians import autodiff_in_context_jacobian
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 from resdyn.models.sources import load_prepared
@@ -22,7 +23,7 @@ def test_in_context_chunks_hold_the_autodiff_mean(tmp_path):
     targets = [f"results/tiny/jacobians/layer_{layer:02d}.npz" for layer in range(3)]
     snakemake([*targets, "--cores", "2", "--configfile", "ctx.yaml"], cwd=work, timeout=900)
     model, tokenizer = load_prepared(work / "resources" / "models" / "tiny")
-    ids = tokenize(tokenizer, read_jsonl(work / "results" / "corpus" / "samples.jsonl"))[:5]
+    ids = encode_all(tokenizer, read_jsonl(work / "results" / "corpus" / "samples.jsonl"))[:5]
     arch = architecture_of(model.config.model_type)
     for layer in range(3):
         block = Block(model, layer, arch, torch.float64)

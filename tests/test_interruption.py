@@ -36,7 +36,7 @@ PAUSE_HOOK = """
 import os
 if os.environ.get("RESDYN_TEST_PAUSE_AT"):
     try:
-        import resdyn.io as _io
+        import resdyn.core.io as _io
     except ImportError:  # not a process of this workflow
         _io = None
     if _io is not None:

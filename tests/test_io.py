@@ -7,7 +7,7 @@ import stat
 import numpy as np
 import pytest
 
-from resdyn.io import give_umask_mode, save_json, save_npz
+from resdyn.core.io import atomic_folder, give_umask_mode, save_json, save_npz
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
@@ -49,4 +49,27 @@ def test_a_folder_and_its_contents_take_the_umask(tmp_path):
     finally:
         os.umask(old)
     modes = [stat.S_IMODE(p.stat().st_mode) for p in (folder, folder / "sub", folder / "sub" / "x")]
+    assert modes == [0o750, 0o750, 0o640]
+
+
+def test_an_atomic_folder_replaces_the_old_one_with_the_umask_or_leaves_it(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    old = os.umask(0o027)
+    try:
+        with pytest.raises(RuntimeError):
+            with atomic_folder(out) as tmp:
+                (tmp / "half.txt").write_text("half")
+                raise RuntimeError("interrupted")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the temporary is gone
+        assert sorted(p.name for p in out.iterdir()) == ["old.txt"]  # the old folder is untouched
+        with atomic_folder(out) as tmp:
+            (tmp / "sub").mkdir()
+            (tmp / "sub" / "new.txt").write_text("new")
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["sub", "sub/new.txt"]
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in (out, out / "sub", out / "sub" / "new.txt")]
     assert modes == [0o750, 0o750, 0o640]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from known_spectra import with_singular_values
-from resdyn.jacobians import JacobianAccumulator, singular_value_stats
+from resdyn.dynamics.jacobians import JacobianAccumulator, singular_value_stats
 
 
 def test_singular_value_stats_on_a_known_spectrum():
@@ -106,7 +106,7 @@ def test_well_conditioned_float32_sample_is_resolved_and_not_recomputed():
 def test_float64_block_recompute_is_the_float64_jacobian():
     from tiny_models import tiny_model
 
-    from resdyn.jacobians import autodiff_single_token_jacobians, double_block, single_token_layer_stats
+    from resdyn.dynamics.jacobians import autodiff_single_token_jacobians, double_block, single_token_layer_stats
     from resdyn.models.architectures import architecture_of
     from resdyn.models.block import Block
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from resdyn.jacobians import single_token_jacobians
+from resdyn.dynamics.jacobians import single_token_jacobians
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 from resdyn.models.layer_files import LayerFileError, single_token_block

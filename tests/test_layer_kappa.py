@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from resdyn.layer_table import layer_spectra, regime_means
+from resdyn.dynamics.layer_table import layer_spectra, regime_means
 
 
 def _layer(kappa, d=8):

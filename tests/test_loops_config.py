@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from resdyn.config_checks import ConfigError
+from resdyn.core.config_checks import ConfigError
 from resdyn.loops.config import check_loops_config
 from slurm.workflow_helpers import GPU_RULES, ROOT, copy_workflow, dry_run
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from tiny_models import tiny_model
 
-from resdyn.jacobians import in_context_jacobian
+from resdyn.dynamics.jacobians import in_context_jacobian
 from resdyn.lyapunov.benettin import benettin
 from resdyn.lyapunov.ftle import ftle
 from resdyn.lyapunov.model_maps import DecoderStack

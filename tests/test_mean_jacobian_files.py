@@ -1,8 +1,8 @@
 """Downstream stages read the float64 mean Jacobian where a layer file has it."""
 import numpy as np
 
-from resdyn.coupling import JacobianFiles
-from resdyn.cumulative import MeanJacobians
+from resdyn.coupling.tables import JacobianFiles
+from resdyn.dynamics.cumulative import MeanJacobians
 
 
 def test_float64_mean_preferred_over_the_float32_copy(tmp_path):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from resdyn.plots.protocol import figure_protocol_comparison
-from resdyn.protocol_comparison import COLUMNS, ProtocolTables, protocol_comparison
+from resdyn.findings.protocol_comparison import COLUMNS, ProtocolTables, protocol_comparison
 
 LAYERS = [0, 1, 2]
 

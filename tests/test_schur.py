@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.cumulative import cumulative_products, effective_rank
-from resdyn.haar import haar_unitary
-from resdyn.schur import (
+from resdyn.dynamics.cumulative import cumulative_products, effective_rank
+from resdyn.core.linalg import haar_unitary
+from resdyn.dynamics.schur import (
     CONSTRUCTIONS,
     LayerSchurForms,
     canonical_order,
@@ -305,7 +305,7 @@ def test_order_distribution_of_random_orders_and_none_at_c1():
     assert set(dose["n_orders"]) == {7} and t.loc[t["construction"] == "control_a", "erank_order_q05"].isna().all()
     assert set(t["method"]) == {"schur"} and t["eigvec_cond_max"].isna().all()
     # the distribution is that of the dose construction over orders, recomputed here by hand
-    from resdyn.schur import layer_rng, random_order
+    from resdyn.dynamics.schur import layer_rng, random_order
 
     hand = []
     for k in range(7):
@@ -324,7 +324,7 @@ def test_order_distribution_of_random_orders_and_none_at_c1():
 
 
 def test_order_summary_known_answers():
-    from resdyn.schur import order_summary
+    from resdyn.dynamics.schur import order_summary
 
     # n = 10: [X_(2), X_(9)] covers the median with 1 - 2 (1 + 10)/2^10 = 0.979; [X_(3), X_(8)] only 0.891
     s = order_summary(np.arange(10.0)[::-1])

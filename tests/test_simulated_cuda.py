@@ -19,14 +19,14 @@ from paper_shapes import GEMMA4_E4B, GENERIC_4096, LLAMA31_8B, OLMO3_7B, fake_la
     prepared_folder, shortened
 from simulated_cuda import DEVICE, simulated_cuda
 
-from resdyn.activations import extract_with_loss
-from resdyn.jacobians import single_token_layer_stats
-from resdyn.layer_engines import engine_in_context_stats, engine_layer_stats
-from resdyn.layer_stats import STAT_NAMES
+from resdyn.data.activations import extract_with_loss
+from resdyn.dynamics.jacobians import single_token_layer_stats
+from resdyn.dynamics.engines import engine_in_context_stats, engine_layer_stats
+from resdyn.dynamics.stat_names import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
 from resdyn.lyapunov import model_runs
-from resdyn.protocols import device_bytes_needed, protocol_layer_arrays
-from resdyn.transport import TransportSums
+from resdyn.dynamics.protocols import device_bytes_needed, protocol_layer_arrays
+from resdyn.dynamics.transport import TransportSums
 
 PAPER = yaml.safe_load(open("config/paper.yaml"))
 BATCH = PAPER["jacobians"]["batch_size"]
@@ -122,7 +122,7 @@ def test_extract_with_loss():
 def test_gemma4_single_token_engine(tmp_path, monkeypatch):
     """jacobian_layer on Gemma 4 (its closed form): an own-KV layer and a KV-shared one, per-layer inputs
     on the device."""
-    import resdyn.layer_engines as layer_engines
+    import resdyn.dynamics.engines as layer_engines
 
     cfg = shortened(GEMMA4_E4B, 12)  # layers 6-11 reuse 4's and 5's keys/values
     folder = prepared_folder(tmp_path / "model", cfg)
@@ -171,7 +171,7 @@ def test_llama_layer_batch_shrinks_to_fit_a_40gb_card(tmp_path, monkeypatch, cap
     folder = prepared_folder(tmp_path / "model", cfg)
     patch_layer_files(monkeypatch, cfg)
     states = np.zeros((2 * BATCH, cfg["hidden_size"]), np.float32)
-    with simulated_cuda(capacity=A100_40GB) as memory, caplog.at_level("WARNING", logger="resdyn.device"):
+    with simulated_cuda(capacity=A100_40GB) as memory, caplog.at_level("WARNING", logger="resdyn.core.device"):
         block = single_token_block(folder, 3, device=DEVICE)
         result = single_token_layer_stats(block, states, BATCH, "run r, layer 3", precision=PRECISION)
     check_layer_file(result, len(states), cfg["hidden_size"])

@@ -87,7 +87,7 @@ def test_gguf_parts_are_found_in_order_across_packages(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("model_type", ["llama", "gemma3_text", "olmo3"])
 def test_single_layer_load_gives_the_same_block(tmp_path, model_type):
-    from resdyn.jacobians import in_context_jacobian, single_token_jacobians
+    from resdyn.dynamics.jacobians import in_context_jacobian, single_token_jacobians
     from resdyn.models.architectures import architecture_of
     from resdyn.models.block import Block
     from resdyn.models.sources import load_layer

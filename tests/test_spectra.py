@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from resdyn import spectra
-from resdyn.layer_table import layer_spectra, regime_means, self_alignment_table
+from resdyn.dynamics import spectra
+from resdyn.dynamics.layer_table import layer_spectra, regime_means, self_alignment_table
 
 
 def _normal_matrix(d, rng):

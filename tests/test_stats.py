@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from resdyn import stats
+from resdyn.coupling import stats
 
 # Benjamini & Hochberg (1995), Section 4: 15 p-values, 4 rejected at q* = 0.05
 BH_P = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459,

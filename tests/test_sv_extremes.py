@@ -4,8 +4,8 @@ import pytest
 import scipy.sparse.linalg
 
 from known_spectra import with_singular_values
-from resdyn import sv_extremes
-from resdyn.sv_extremes import DENSE_BELOW, singular_extremes
+from resdyn.core import sv_extremes
+from resdyn.core.sv_extremes import DENSE_BELOW, singular_extremes
 
 
 def _power_sums(s):

@@ -5,9 +5,10 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-from resdyn.activations import extract_last_token, tokenize
+from resdyn.data.activations import extract_last_token
+from resdyn.data.tokens import encode_all as tokenize
 from resdyn.lyapunov.model_runs import prepare
-from resdyn.tokens import TokenizationError, encode
+from resdyn.data.tokens import TokenizationError, encode
 from tiny_models import tiny_model
 
 BOS, EOS = 1, 2
@@ -74,7 +75,7 @@ def model_dirs(tmp_path):
 def test_bos_reaches_activations_in_context_prefixes_and_lyapunov_inputs(model_dirs, tmp_path):
     from transformers import AutoTokenizer
 
-    from resdyn.corpus import write_jsonl
+    from resdyn.data.corpus import write_jsonl
 
     model, dirs = model_dirs
     corpus = tmp_path / "samples.jsonl"

@@ -271,7 +271,7 @@ def test_saturated_design_gets_type_ii_sums_of_squares_from_nested_fits():
 
 
 def test_trajectory_config_errors_name_the_key():
-    from resdyn.config_checks import ConfigError, check_trajectory_keys
+    from resdyn.core.config_checks import ConfigError, check_trajectory_keys
 
     runs = {"a": {"source": "init"}}  # unknown runs in token_trajectories.runs: tests/test_config.py
     with pytest.raises(ConfigError, match="token_trajectories.spike = 3.0 must be below token_trajectories.clip = 3.0"):

@@ -7,8 +7,8 @@ from torch import nn
 from transformers import AutoModelForCausalLM
 from transformers.models.llama import modeling_llama
 
-from resdyn.protocols import protocol_layer_arrays
-from resdyn.transport import COLUMNS, TransportSums, transport_table
+from resdyn.dynamics.protocols import protocol_layer_arrays
+from resdyn.dynamics.transport import COLUMNS, TransportSums, transport_table
 from tiny_models import tiny_model
 
 SEQ = [5, 17, 42, 8, 99, 3, 61]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
-from resdyn.checkpoint_series import run_rows
+from resdyn.core.linalg import spearman
+from resdyn.findings.checkpoint_series import run_rows
 from resdyn.findings.verdicts import Untestable
 
 REGIMES = ("early", "mid", "late")
@@ -58,10 +58,7 @@ def regime_means(table: pd.DataFrame, column: str) -> dict[str, float]:
 def depth_trend(table: pd.DataFrame, column: str) -> tuple[float, float]:
     """Spearman ρ(layer, column) and its p-value (NaN where the column is constant)."""
     t = table[["layer", column]].dropna()
-    if len(t) < 3 or np.ptp(t[column].to_numpy(float)) == 0:
-        return float("nan"), float("nan")
-    r = st.spearmanr(t["layer"], t[column])
-    return float(r.statistic), float(r.pvalue)
+    return spearman(t["layer"], t[column])
 
 
 def fmt_regimes(means: dict[str, float], spec: str = ".3g") -> str:

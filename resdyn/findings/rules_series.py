@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resdyn.checkpoint_series import LAYER_RANGE, grows, trend
+from resdyn.findings.checkpoint_series import LAYER_RANGE, grows, trend
 from resdyn.findings.registry import rule
 from resdyn.findings.verdicts import NO_RESOLUTION, Outcome, Untestable
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as st
 
+from resdyn.core.linalg import spearman
 from resdyn.findings.context import depth_trend
 from resdyn.findings.registry import rule
 from resdyn.findings.verdicts import Outcome, Untestable
@@ -28,8 +28,7 @@ def nmi_decays(ctx, claim, run):
     dist = (t["snapshot_b"] - t["snapshot_a"]).abs()
     if dist.nunique() < 3:
         raise Untestable(f"run {run}: fewer than 3 snapshot distances")
-    r = st.spearmanr(dist, t["nmi"])
-    rho, p = float(r.statistic), float(r.pvalue)
+    rho, p = spearman(dist, t["nmi"])
     adjacent = t.loc[dist == 1, "nmi"]
     k = claim.params["boundary_distance"]
     typical = float(t.loc[dist == k, "nmi"].mean())

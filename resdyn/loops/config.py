@@ -1,7 +1,7 @@
 """Cross-key checks of the `loops` config section (the schema checks each key alone)."""
 from __future__ import annotations
 
-from resdyn.config_checks import ConfigError
+from resdyn.core.config_checks import ConfigError
 
 
 def check_loops_config(loops: dict) -> None:

@@ -2,11 +2,11 @@
 by the model's own tokenizer; and the hub download of the prepare job."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from resdyn.core.io import atomic_folder
 from resdyn.loops.loaders import load_loop_model
 from resdyn.lyapunov.model_runs import tokenize  # the run's `bos` mode, as every stage
 
@@ -43,20 +43,12 @@ def download(spec: dict, out_dir) -> None:
     """A hub model's published files at its revision into out_dir, renamed into place
     only when complete (an interrupted download leaves no folder behind)."""
     import shutil
-    import tempfile
 
     from huggingface_hub import snapshot_download
 
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         snapshot_download(spec["model_id"], revision=spec.get("revision", "main"), local_dir=str(tmp),
                           allow_patterns=HUB_PATTERNS)
         if not list(tmp.glob("*.safetensors")):
             raise FileNotFoundError(f"{spec['model_id']}@{spec.get('revision', 'main')}: no *.safetensors files")
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's download metadata
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -9,13 +9,13 @@ With the residual form (I + A)/2 every eigenvalue lambda moves to (1 + lambda)/2
 closer to 1, and contraction slows.
 
 Rank-collapse depth. If the product keeps one unit singular value and the other n - 1
-shrink like gamma^L, the effective rank sum(sigma)/sigma_1 = 1 + (n - 1) gamma^L drops
-below r at
+shrink like gamma^L, the nuclear rank sum(sigma)/sigma_1 = 1 + (n - 1) gamma^L (the paper's
+"effective rank") drops below r at
 
     L = log((r - 1) / (n - 1)) / log gamma,
 
 with gamma = |lambda_2| of the single matrices (here their geometric mean) or
-gamma = exp(Lambda_2). The measured depth is the first L at which the effective rank
+gamma = exp(Lambda_2). The measured depth is the first L at which the nuclear rank
 sum(sigma_i(P_L)) / sigma_1(P_L) of the actual product falls below r (-1 if it never
 does within the steps drawn).
 """
@@ -60,7 +60,13 @@ def second_eigenvalue_modulus(a: torch.Tensor) -> float:
     return float(mods[1]) if mods.numel() > 1 else 0.0
 
 
-def effective_rank(p: torch.Tensor) -> float:
+def nuclear_rank(p: torch.Tensor) -> float:
+    """Σσ_i / σ_1 = ‖P‖_* / ‖P‖_2: 1 for a rank-1 matrix, n for a multiple of a unitary one.
+
+    Gibbs (2025), "Lyapunov Exponents for Attention Composition", calls this the effective rank in its
+    collapse-depth prediction (threshold r = 2); it is not the exp-entropy effective rank of the
+    cumulative products (resdyn.core.linalg.effective_rank), hence its own name here.
+    """
     s = torch.linalg.svdvals(p)
     return float(s.sum() / s[0])
 
@@ -73,11 +79,11 @@ def collapse_depth_formula(gamma: float, n: int, r: float) -> float:
 
 
 def measured_collapse_depth(mats: Sequence[torch.Tensor], r: float) -> int:
-    """First L with effective rank of A_1 ... A_L below r; -1 if never."""
+    """First L with nuclear rank (Σσ/σ_1) of A_1 ... A_L below r; -1 if never."""
     p = None
     for depth, a in enumerate(mats, start=1):
         p = a.clone() if p is None else p @ a
-        if effective_rank(p) < r:
+        if nuclear_rank(p) < r:
             return depth
     return -1
 

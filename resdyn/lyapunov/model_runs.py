@@ -38,21 +38,15 @@ def load_model(path: str):
 
 
 def tokenize(tokenizer, texts: Iterable[str], max_tokens: int, bos: str = "auto") -> list[torch.Tensor]:
-    """Token ids as the activations stage makes them (resdyn.tokens: the run's `bos` mode), first ``max_tokens``."""
-    from resdyn.tokens import encode
+    """Token ids as the activations stage makes them (the run's `bos` mode), first ``max_tokens``, as tensors."""
+    from resdyn.data.tokens import encode_prefixes
 
-    out = []
-    for i, text in enumerate(texts):
-        ids = encode(tokenizer, text, bos)[:max_tokens]
-        if len(ids) < 2:
-            raise ValueError(f"sample {i} has {len(ids)} token(s); need at least 2")
-        out.append(torch.tensor(ids))
-    return out
+    return [torch.tensor(ids) for ids in encode_prefixes(tokenizer, texts, max_tokens, bos)]
 
 
 def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, bos: str = "auto"):
     """(model, token ids, sample indices) for the first ``n_samples`` corpus samples."""
-    from resdyn.corpus import read_jsonl
+    from resdyn.data.corpus import read_jsonl
 
     texts = read_jsonl(corpus_path)[:n_samples]
     model, tokenizer = load_model(model_dir)

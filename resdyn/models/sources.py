@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from resdyn.io import give_umask_mode
+from resdyn.core.io import atomic_folder
 from resdyn.models.architectures import check_supported
 
 
@@ -78,18 +78,9 @@ def _save(model, tokenizer, out_dir: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model = model.to(torch.float32)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        give_umask_mode(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _byte_tokenizer():
@@ -185,9 +176,9 @@ def _one_gguf_parse():
 
 
 def compute_device() -> torch.device:
-    """The GPU where torch sees one (cluster GPU rules), else the CPU: `resdyn.device.job_device`,
+    """The GPU where torch sees one (cluster GPU rules), else the CPU: `resdyn.core.device.job_device`,
     which pins IEEE float32, refuses a granted GPU that torch cannot see and logs the device."""
-    from resdyn.device import job_device
+    from resdyn.core.device import job_device
 
     return job_device()
 

@@ -1,6 +1,6 @@
 """The checkpoint-series figure: each headline finding against training step (Fig. 7d generalised).
 
-One panel per group of quantities (``resdyn.checkpoint_series.QUANTITIES``), one colour per
+One panel per group of quantities (``resdyn.findings.checkpoint_series.QUANTITIES``), one colour per
 quantity and one line style per series; shaded where the table has a band over layers. The
 x-axis is symlog, linear below the first non-zero step, so that step 0 sits on the axis
 beside log-spaced checkpoints. Drawn from ``checkpoint_series.csv`` alone.
@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from resdyn.checkpoint_series import QUANTITIES
+from resdyn.findings.checkpoint_series import QUANTITIES
 
 PANELS = {
     "coupling": "FDR-significant fraction of layers",

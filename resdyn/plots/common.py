@@ -6,7 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from resdyn.io import atomic_path  # noqa: E402
+from resdyn.core.io import atomic_path  # noqa: E402
 
 plt.rcParams.update(
     {

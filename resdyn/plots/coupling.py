@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from resdyn.plots.common import plt
-from resdyn.spectra import regime_labels
+from resdyn.dynamics.spectra import regime_labels
 
 REGIME_COLORS = {"early": "tab:blue", "mid": "tab:red", "late": "tab:green"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from resdyn.protocol_comparison import QUANTITIES
+from resdyn.findings.protocol_comparison import QUANTITIES
 
 LABELS = {
     "kappa_median": "median $\\kappa(J_\\ell)$",

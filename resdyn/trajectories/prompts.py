@@ -1,5 +1,5 @@
 """Prompts with a category: the first N length-filtered paragraphs of each category of the
-offline Python docs (resdyn.corpus.python_docs_categorised), whatever the main corpus is,
+offline Python docs (resdyn.data.corpus.python_docs_categorised), whatever the main corpus is,
 so that every config (WikiText on clusters included) has the same categorised prompts.
 
 After Bosange Batuli (2026), "Four Dynamical Regimes in Large Language Models: An Empirical
@@ -7,7 +7,7 @@ Phase Map" and "Conditional Dynamic Signatures in Large Language Models" (prompt
 """
 from __future__ import annotations
 
-from resdyn.corpus import CorpusError, length_filtered, python_docs_categorised
+from resdyn.data.corpus import CorpusError, length_filtered, python_docs_categorised
 
 CATEGORIES = ("language_reference", "module_docstring", "function_docstring")
 

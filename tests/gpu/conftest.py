@@ -34,7 +34,7 @@ def device() -> torch.device:
     dev = torch.device(DEVICE)
     if dev.type == "cuda":
         # float32 GEMMs in full precision (TF32 would cost ~3 digits), pinned as every GPU job pins them
-        from resdyn.device import is_ieee_float32, pin_ieee_float32
+        from resdyn.core.device import is_ieee_float32, pin_ieee_float32
 
         assert is_ieee_float32(pin_ieee_float32())
     return dev

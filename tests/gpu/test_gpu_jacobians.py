@@ -13,8 +13,8 @@ import torch
 from known_spectra import with_singular_values
 from tiny_models import tiny_model
 
-from resdyn.activations import prefix_states
-from resdyn.jacobians import (
+from resdyn.data.activations import prefix_states
+from resdyn.dynamics.jacobians import (
     autodiff_single_token_jacobians,
     in_context_jacobian,
     single_token_jacobians,

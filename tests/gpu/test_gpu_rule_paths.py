@@ -2,7 +2,7 @@
 
 The jobs do not build `Block(model.to(device))`: a single-token job reads one layer's tensors
 from the prepared folder's safetensors straight to the device (`layer_tensors(device=...)`),
-Gemma 4 and the generic types go through `resdyn.layer_engines`, extraction through
+Gemma 4 and the generic types go through `resdyn.dynamics.engines`, extraction through
 `extract_with_loss`, the protocol comparison through `protocol_layer_arrays`. Each is run here
 as the job runs it, on the device and on the CPU.
 
@@ -26,13 +26,13 @@ import pytest
 import torch
 from tiny_models import tiny_model
 
-from resdyn.activations import extract_last_token, extract_with_loss
-from resdyn.jacobians import single_token_layer_stats
-from resdyn.layer_engines import engine_layer_stats
-from resdyn.layer_stats import STAT_NAMES
+from resdyn.data.activations import extract_last_token, extract_with_loss
+from resdyn.dynamics.jacobians import single_token_layer_stats
+from resdyn.dynamics.engines import engine_layer_stats
+from resdyn.dynamics.stat_names import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import layer_tensors
-from resdyn.protocols import protocol_layer_arrays
+from resdyn.dynamics.protocols import protocol_layer_arrays
 
 pytestmark = pytest.mark.gpu
 TOKENS = [[5, 17, 42, 99, 7], [250, 31, 64], [12, 8, 77, 19], [3, 140, 200, 9, 11, 66]]
@@ -77,7 +77,7 @@ def test_forced_float64_recompute_on_the_device_matches_the_cpu(device, tmp_path
     """jacobian_layer, precision auto, with every float32 sample unresolved (ERROR_FACTOR raised so far that
     σ_min < bound32 always, while bound64 = 1e6·ε64·‖J‖/0.01 ≈ 2e-8‖J‖ resolves them): each sample's
     statistics and the mean come from the float64 recompute, float64 end to end: 1e-10."""
-    import resdyn.jacobians as jacobians
+    import resdyn.dynamics.jacobians as jacobians
 
     monkeypatch.setattr(jacobians, "ERROR_FACTOR", 1e6)
     _, folder = _folder("llama", tmp_path)

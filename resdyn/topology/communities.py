@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resdyn.graphs import SignedGraph
+from resdyn.topology.graphs import SignedGraph
 
 METHODS = ("signed_cpm", "signed_modularity_g1", "signed_modularity_g2", "infomap")
 MODULARITY_GAMMA = {"signed_modularity_g1": 1.0, "signed_modularity_g2": 2.0}
@@ -205,7 +205,7 @@ def snapshot_seed(seed: int, method: str, snapshot: int) -> int:
 def partition_snapshots(graphs, method: str, *, gamma: float, gamma_neg: float, seed: int, min_size: int = 2, log=None):
     """Partition every snapshot graph. Returns (memberships (S, n), participation (S, n),
     qualities (S,), NMI matrix (S, S), summary rows without the ``run`` column)."""
-    from resdyn.participation import participation
+    from resdyn.topology.participation import participation
 
     mems, parts, quals, rows = [], [], [], []
     for s, g in enumerate(graphs):

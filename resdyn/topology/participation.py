@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resdyn.graphs import SignedGraph
+from resdyn.topology.graphs import SignedGraph
 
 
 def participation(graph: SignedGraph, membership) -> np.ndarray:

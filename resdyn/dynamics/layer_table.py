@@ -10,8 +10,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from resdyn import spectra
-from resdyn.layer_stats import STAT_NAMES
+from resdyn.core.linalg import henrici_departure
+from resdyn.dynamics import spectra
+from resdyn.dynamics.stat_names import STAT_NAMES
 
 
 def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds, regime_layers=None) -> tuple[pd.DataFrame, dict]:
@@ -43,8 +44,8 @@ def layer_spectra(run: str, layers: Iterable[dict], k: int, regime_bounds, regim
         row.update(
             self_alignment_J=spectra.self_alignment(uJ, vJ),
             self_alignment_R=spectra.self_alignment(uR, vR),
-            henrici_J=spectra.henrici(mean_J, eJ),
-            henrici_R=spectra.henrici(R, eR),
+            henrici_J=henrici_departure(np.sum(np.abs(mean_J) ** 2), eJ),
+            henrici_R=henrici_departure(np.sum(np.abs(R) ** 2), eR),
             residual_norm_ratio=float(np.linalg.norm(R) / np.linalg.norm(mean_J)),
             random_alignment_baseline=k / d,
             n_samples=len(arrays["kappa"]),

@@ -8,7 +8,7 @@ Three things a cluster does to a job without a word, each caught here at the job
   and torch sees none, `job_device` raises, naming both versions.
 - TF32 float32 GEMMs (A100/H100; switched on from outside by TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1,
   which common containers set) carry a 10-bit mantissa, so the σ_min resolution bound of
-  `resdyn.jacobians` (float32 ε) would be wrong. `pin_ieee_float32` switches TF32 off for
+  `resdyn.dynamics.jacobians` (float32 ε) would be wrong. `pin_ieee_float32` switches TF32 off for
   cuBLAS and cuDNN, sets matmul precision "highest" and reads it back.
 - Nothing records where a job ran: `describe` gives device, torch and CUDA versions, driver,
   TF32 state and free device memory for the job's log.
@@ -35,7 +35,7 @@ OLDER_DRIVER_HINT = (
     "(CUDA 12.6, driver >= 525), or ask for nodes with a driver of branch 580 or later"
 )
 
-log = logging.getLogger("resdyn.device")
+log = logging.getLogger("resdyn.core.device")
 _chosen: torch.device | None = None
 
 
@@ -176,9 +176,9 @@ def job_device(logger: logging.Logger | None = None) -> torch.device:
     return _chosen
 
 
-if __name__ == "__main__":  # what a GPU job logs at its start, for a shell: python -m resdyn.device
+if __name__ == "__main__":  # what a GPU job logs at its start, for a shell: python -m resdyn.core.device
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         job_device()
     except DeviceError as err:
-        raise SystemExit(f"resdyn.device: {err}")
+        raise SystemExit(f"resdyn.core.device: {err}")

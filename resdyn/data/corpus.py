@@ -176,7 +176,7 @@ def load_samples(corpus: dict) -> list[str]:
 
 
 def write_jsonl(path, samples: list[str]) -> None:
-    from resdyn.io import save_text
+    from resdyn.core.io import save_text
 
     save_text(path, "".join(json.dumps({"index": i, "text": t}) + "\n" for i, t in enumerate(samples)))
 

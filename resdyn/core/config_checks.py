@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from resdyn.checkpoint_series import SeriesError, declared_series
-from resdyn.run_roles import null_of
+from resdyn.core.run_roles import SeriesError, declared_series, null_of, null_runs
 
 
 class ConfigError(ValueError):
@@ -178,13 +177,12 @@ def _model_type(name: str, runs: dict, models_dir: Path) -> str | None:
     return None
 
 
-def check_map_runs(config: dict, models_dir: Path) -> None:
-    """lyapunov.runs and token_trajectories.runs name runs whose layers the Lyapunov maps
-    split (the closed-form types), where the type is known at start-up; a hub run's type is
-    checked again when its job starts, before any weight is read."""
-    from resdyn.models.architectures import ARCHITECTURES
-    from resdyn.run_roles import null_runs
-
+def check_map_runs(config: dict, models_dir: Path, map_types=None) -> None:
+    """lyapunov.runs and token_trajectories.runs name runs; with `map_types` (the model types
+    whose layers the Lyapunov maps split: resdyn.models.architectures.ARCHITECTURES, passed in
+    by the workflow, since this module sits below the models), runs of those types only, where
+    the type is known at start-up. A hub run's type is checked again when its job starts,
+    before any weight is read."""
     runs = config["runs"]
     lyapunov = config.get("lyapunov", {}).get("runs")
     trajectories = config.get("token_trajectories", {}).get("runs")
@@ -197,15 +195,16 @@ def check_map_runs(config: dict, models_dir: Path) -> None:
         if unknown:
             raise ConfigError(f"{key}: {unknown} are not runs; runs are {sorted(runs)}")
         for name in names:
-            model_type = _model_type(name, runs, models_dir)
-            if model_type is not None and model_type not in ARCHITECTURES:
+            model_type = None if map_types is None else _model_type(name, runs, models_dir)
+            if model_type is not None and model_type not in map_types:
                 raise ConfigError(
                     f"{key} holds run {name!r}, a {model_type!r} model: the Lyapunov maps split only the "
-                    f"closed-form types {sorted(ARCHITECTURES)}; list the runs to measure in {key}"
+                    f"closed-form types {sorted(map_types)}; list the runs to measure in {key}"
                 )
 
 
-def check_config(config: dict, models_dir="resources/models") -> None:
+def check_config(config: dict, models_dir="resources/models", map_types=None) -> None:
+    """Every check a config needs at start-up; `map_types` as in check_map_runs."""
     check_fidelity_keys(config)
     check_trajectory_keys(config)
     _check_single_keys(config)
@@ -226,7 +225,7 @@ def check_config(config: dict, models_dir="resources/models") -> None:
                 raise ConfigError(f"runs.{name}.n_layers: an init run with a base has the base's layers; set it on runs.{spec['base']}")
         if spec["source"] == "local" and not (Path(spec["path"]) / "config.json").is_file():
             raise ConfigError(f"runs.{name}.path = {spec['path']!r} holds no Hugging Face model (no config.json)")
-    check_map_runs(config, Path(models_dir))
+    check_map_runs(config, Path(models_dir), map_types)
     for name, spec in runs.items():
         d = _hidden_size(spec, runs, Path(models_dir))
         prepared = Path(models_dir) / name / "config.json"

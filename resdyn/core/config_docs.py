@@ -43,7 +43,7 @@ with `--configfile` (it replaces `config.yaml`, it is not merged into it) or
 The workflow validates the config against
 [`schemas/config.schema.yaml`](../schemas/config.schema.yaml) before any work: an unknown key,
 a value of the wrong type or outside its allowed set stops it naming the key. Checks that need
-two keys at once (`resdyn/config_checks.py`) follow, e.g. `spectra.k` larger than a run's
+two keys at once (`resdyn/core/config_checks.py`) follow, e.g. `spectra.k` larger than a run's
 hidden size d, `graphs.knn` ≥ d, `corpus.min_chars` > `corpus.max_chars`, a `null_of` naming
 no run. Key order does not matter: the workflow reads every mapping with its keys sorted, so
 runs are taken in name order and reordering a config reruns nothing.

@@ -44,4 +44,18 @@ def encode(tokenizer, text: str, bos: str = "auto") -> list[int]:
 
 
 def encode_all(tokenizer, texts: Iterable[str], bos: str = "auto") -> list[list[int]]:
+    """Token ids of each text under the run's `bos` mode (the activations' and Jacobians' samples)."""
     return [encode(tokenizer, text, bos) for text in texts]
+
+
+def encode_prefixes(tokenizer, texts: Iterable[str], max_tokens: int, bos: str = "auto",
+                    min_tokens: int = 2) -> list[list[int]]:
+    """The first `max_tokens` ids of each text (as `encode_all`); a text with fewer than
+    `min_tokens` ids is refused (a map through the sequence needs a step)."""
+    out = []
+    for i, text in enumerate(texts):
+        ids = encode(tokenizer, text, bos)[:max_tokens]
+        if len(ids) < min_tokens:
+            raise TokenizationError(f"sample {i} has {len(ids)} token(s); need at least {min_tokens}")
+        out.append(ids)
+    return out

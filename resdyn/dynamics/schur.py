@@ -6,7 +6,7 @@ Appendix C (Schur surgery, Controls A and B, mode R) and Table 3, with an order-
 Each layer operator A (J itself in mode "J", R = J - I in mode "R") gets a dose family A(c) with
 A(0) normal at A's spectrum and A(1) = A, by one of two surgeries (`schur.method`):
 
-- polar (resdyn.polar_surgery): A = V Λ V⁻¹, V = U P (polar), A(c) = U P^c Λ P^{-c} U*. No order.
+- polar (resdyn.dynamics.polar_surgery): A = V Λ V⁻¹, V = U P (polar), A(c) = U P^c Λ P^{-c} U*. No order.
 - schur: A = Q (Λ + N) Q* (complex Schur form, Q unitary, N strictly upper triangular),
   A(c) = Q Λ Q* + c Q N Q*.
 
@@ -54,9 +54,9 @@ from scipy.linalg import lapack
 
 from scipy.stats import quantile_test
 
-from resdyn.cumulative import effective_rank, henrici_of_product, new_product
-from resdyn.haar import haar_unitary
-from resdyn.polar_surgery import PolarForm, polar_form, polar_matrices
+from resdyn.core.linalg import effective_rank, haar_unitary, henrici_departure
+from resdyn.dynamics.cumulative import new_product
+from resdyn.dynamics.polar_surgery import PolarForm, polar_form, polar_matrices
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ _CONSTRUCTION_CODE = {"dose": 0, "control_a": 1, "control_b": 2, "order": 3}
 ORDER_COLUMNS = ("erank_order_q05", "erank_order_median", "erank_order_q95", "erank_order_median_ci_lo",
                  "erank_order_median_ci_hi")
 ORDER_STATS = ("q05", "median", "q95")
-# Polar surgery's resolution on every polar row (NaN under Schur surgery), see resdyn.polar_surgery.
+# Polar surgery's resolution on every polar row (NaN under Schur surgery), see resdyn.dynamics.polar_surgery.
 RESOLUTION_COLUMNS = ("eigvec_cond_max", "polar_residual_max", "imag_rel_max")
 MEDIAN_CI_LEVEL = 0.95  # coverage of the order-statistic interval of the median
 _TIE_DIGITS = 12  # |lambda| equal to 12 significant digits counts as a tie (conjugate pairs)
@@ -163,15 +163,6 @@ def complex_schur(A: np.ndarray, order: str = "canonical") -> SchurForm:
         T, Q = sla.rsf2csf(T, Q)
     form = SchurForm(Q=Q.astype(np.complex128), T=np.triu(T).astype(np.complex128))
     return reorder(form, canonical_order(form.eigenvalues)) if order == "canonical" else form
-
-
-def henrici_departure(A: np.ndarray) -> float:
-    """sqrt(||A||_F^2 - sum |lambda_i|^2) / ||A||_F: 0 for normal, -> 1 when N dominates."""
-    fro2 = float(np.linalg.norm(A) ** 2)
-    if fro2 == 0:
-        raise ValueError("Henrici departure of the zero matrix is undefined")
-    eig2 = float(np.sum(np.abs(sla.eigvals(A)) ** 2))
-    return float(np.sqrt(max(fro2 - eig2, 0.0) / fro2))
 
 
 def layer_operator(J: np.ndarray, mode: str) -> np.ndarray:
@@ -278,7 +269,7 @@ def dose_sweep(
     """erank, log10 ||P||_F and Henrici departure of P_{0:L-1}(c) for every dose and draw.
 
     `forms[l]` is the surgery form of layer l's operator (J or R = J - I by mode): SchurForm
-    (Schur surgery) or PolarForm (polar surgery, see resdyn.polar_surgery); the forms' kind gives
+    (Schur surgery) or PolarForm (polar surgery, see resdyn.dynamics.polar_surgery); the forms' kind gives
     the `method` column. `method` ("exact" or "truncated") and `rank` are the composition's.
     `construction` is one construction or several; several share each layer's form (the costly
     step at d = 4096) and give the rows of the single sweeps, in order. The dose construction is
@@ -359,7 +350,7 @@ def dose_sweep(
             "draw": draw,
             "erank": effective_rank(s),
             "log10_fro": p.log10_fro,
-            "henrici": henrici_of_product(p, s),
+            "henrici": henrici_departure(np.sum(s**2), p.eigenvalues()),
         }
         row.update(order_summary(band[c] if con == "dose" and order_draws else []))
         row["n_orders"] = order_draws if con == "dose" else 0

@@ -1,8 +1,9 @@
-"""Small statistics toolkit: permutation p-values, Benjamini-Hochberg, Cohen's d, Spearman.
+"""Small statistics toolkit: permutation p-values, Benjamini-Hochberg, Cohen's d, Spearman's permutation test.
 
 Implements the statistics of Fernando & Guitchounts (2026), "Dynamics of the Transformer
 Residual Stream", Appendix A.5.
 
+Spearman's ρ itself, and its policy for undefined cases, is resdyn.core.linalg.spearman.
 Permutation p-values use the (b + 1) / (m + 1) form (b = null statistics at least as
 extreme as the observed one out of m permutations), which is never 0 and is valid.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as _st
 
+from resdyn.core.linalg import spearman
 ALTERNATIVES = ("two-sided", "greater", "less")
 
 
@@ -125,17 +127,6 @@ def cohens_d_permutation(top, bottom, reference, n_perm: int, rng: np.random.Gen
     shuffled = pooled[perms]
     null = (shuffled[:, :n_top].mean(axis=1) - shuffled[:, n_top:].mean(axis=1)) / sd
     return d, permutation_p(d, null, "two-sided")
-
-
-def spearman(x, y) -> tuple[float, float]:
-    """Spearman rho and scipy's asymptotic two-sided p (NaN when undefined)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) != len(y):
-        raise ValueError("x and y must have equal length")
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    r = _st.spearmanr(x, y)
-    return float(r.statistic), float(r.pvalue)
 
 
 def spearman_permutation(x, y, n_perm: int, rng: np.random.Generator) -> tuple[float, float]:

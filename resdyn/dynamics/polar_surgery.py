@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from resdyn.haar import haar_unitary
+from resdyn.core.linalg import haar_unitary
 
 # ‖A(1) − A‖_F / ‖A‖_F and ‖Im A(c)‖_F / ‖A(c)‖_F above this: the eigenvector basis does not resolve
 # A. Mean Jacobians are stored to float32 (relative resolution ~6e-8) and recomposed in complex64

@@ -53,12 +53,6 @@ def forward_alignment(u_k_this: np.ndarray, v_k_next: np.ndarray) -> float:
     return float(np.linalg.norm(u_k_this.T @ v_k_next) ** 2 / u_k_this.shape[1])
 
 
-def henrici(mat: np.ndarray, eigs: np.ndarray) -> float:
-    """Henrici departure from normality √(‖J‖²_F − Σ|λ|²) / ‖J‖_F (0 for normal matrices)."""
-    fro2 = float(np.sum(np.abs(mat) ** 2))
-    return float(np.sqrt(max(fro2 - float(np.sum(np.abs(eigs) ** 2)), 0.0) / fro2))
-
-
 def eigen_summary(eigs: np.ndarray) -> dict[str, float]:
     mod = np.abs(eigs)
     return {

@@ -21,25 +21,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
-from scipy import stats
+
+from resdyn.core.linalg import effective_rank, spearman
 
 METHODS = ("exact", "truncated")
-
-
-def effective_rank(singular_values: np.ndarray) -> float:
-    """exp of the Shannon entropy of p_i = s_i^2 / sum s_j^2 (scale-invariant)."""
-    s = np.asarray(singular_values, dtype=float)
-    if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"effective_rank needs a non-empty 1-D array, got shape {s.shape}")
-    if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError("effective_rank: singular values must be finite and >= 0")
-    top = s.max()
-    if top == 0:
-        raise ValueError("effective_rank of the zero matrix is undefined")
-    power = (s / top) ** 2  # divide first so tiny or huge spectra do not under/overflow
-    total = power.sum()
-    p = power[power > 0] / total  # 0 log 0 = 0
-    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def _normalise(matrix_or_values: np.ndarray, what: str) -> tuple[np.ndarray, float]:
@@ -127,17 +112,6 @@ def new_product(method: str = "exact", rank: int = 512):
     raise ValueError(f"cumulative method must be one of {METHODS}, got {method!r}")
 
 
-def henrici_of_product(product, singular_values: np.ndarray | None = None) -> float:
-    """Henrici departure sqrt(||P||^2 - sum|lambda|^2) / ||P||_F of a (normalised) product.
-
-    `singular_values` may pass the product's, when the caller has them already.
-    """
-    s = product.singular_values() if singular_values is None else singular_values
-    fro2 = float(np.sum(s**2))
-    eig2 = float(np.sum(np.abs(product.eigenvalues()) ** 2))
-    return float(np.sqrt(max(fro2 - eig2, 0.0) / fro2))
-
-
 class MeanJacobians(Sequence):
     """The mean Jacobian of each layer shard, float64, loaded on access (not all held at once):
     the float64 accumulator `mean_J_f64` where the file has it, else the float32 `mean_J`."""
@@ -198,17 +172,6 @@ def cumulative_products(jacobians: Sequence[np.ndarray], method: str = "exact", 
     return CumulativeResult(np.arange(L), erank, log10_fro, spectra, product.dim, int(s.size))
 
 
-def spearman(x: np.ndarray, y: np.ndarray, what: str) -> tuple[float, float]:
-    """Spearman rho and its two-sided p-value; refuses cases where it is undefined."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size < 3:
-        raise ValueError(f"Spearman {what}: needs >= 3 layers, got {x.size}")
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        raise ValueError(f"Spearman {what}: one side is constant, correlation undefined")
-    res = stats.spearmanr(x, y)
-    return float(res.statistic), float(res.pvalue)
-
-
 def cumulative_tables(
     run: str, result: CumulativeResult, layer_spectra: pd.DataFrame, method: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -232,7 +195,10 @@ def cumulative_tables(
             "kept_rank": result.kept_rank,
         }
     )
-    rho, p = spearman(per_layer["erank"], per_layer["spectral_radius"], f"erank vs spectral radius, run {run}")
+    rho, p = spearman(per_layer["erank"], per_layer["spectral_radius"])
+    if not np.isfinite(rho):  # the summary's one correlation: refuse a run where it is undefined
+        raise ValueError(f"Spearman erank vs spectral radius, run {run}: needs >= 3 layers and neither side "
+                         f"constant, got {L} layers")
     first, mid, last = spectrum_layers(L)
     summary = pd.DataFrame(
         [

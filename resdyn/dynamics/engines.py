@@ -3,7 +3,7 @@
 Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
 Appendix A.2, for the architectures without a closed form.
 
-Same streamed statistics as `resdyn.jacobians` (JacobianAccumulator), plus the inputs these
+Same streamed statistics as `resdyn.dynamics.jacobians` (JacobianAccumulator), plus the inputs these
 layers read besides h: Gemma 4's per-layer input of each sample's token(s) and, in its
 KV-shared layers, the reused layer's input states of the same sample (snapshot 2ℓ' of the
 activations for lone tokens; that layer's prefix states in context).
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from resdyn.activations import block_inputs
-from resdyn.device import in_batches_that_fit
-from resdyn.jacobians import JacobianAccumulator, check_precision
+from resdyn.data.activations import block_inputs
+from resdyn.core.device import in_batches_that_fit
+from resdyn.dynamics.jacobians import JacobianAccumulator, check_precision
 from resdyn.models.architectures import engine_of
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder
 from resdyn.models.generic import DecoderLayer
@@ -89,7 +89,7 @@ def engine_in_context_stats(model, layers: list[int], token_ids: list[list[int]]
 def _engine(config) -> str:
     engine = engine_of(config.model_type)
     if engine == "block":
-        raise ValueError(f"{config.model_type} has a Block closed form; use resdyn.jacobians")
+        raise ValueError(f"{config.model_type} has a Block closed form; use resdyn.dynamics.jacobians")
     return engine
 
 

@@ -8,15 +8,16 @@ For every block and sample the Jacobian is taken twice at the same last-token st
 - in_context: the token at its real position attending to the earlier tokens, whose keys
   and values come from their own residual states and are held fixed.
 Each protocol's per-layer arrays have the layout of a Jacobian layer file, so the spectra,
-cumulative-product and coupling code of the main stages applies to both unchanged.
+cumulative-product and coupling code of the main stages applies to both unchanged
+(resdyn.findings.protocol_tables).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from resdyn.activations import block_inputs
-from resdyn.jacobians import JacobianAccumulator, check_precision, in_context_jacobian
+from resdyn.data.activations import block_inputs
+from resdyn.dynamics.jacobians import JacobianAccumulator, check_precision, in_context_jacobian
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 
@@ -43,7 +44,7 @@ def protocol_layer_arrays(model, token_ids: list[list[int]], run: str, progress=
     One forward pass per sample gives every block's prefix states. `precision` as
     jacobians.precision: "single" (float32; σ_min below its resolution censored), "double"
     (float64 Jacobians throughout) or "auto" (float32, unresolved samples again in float64).
-    `transport` (protocol -> resdyn.transport.TransportSums), where given, gets each sample's
+    `transport` (protocol -> resdyn.dynamics.transport.TransportSums), where given, gets each sample's
     Jacobians of `layers` as made in `precision` (under auto: before any float64 recompute).
     """
     check_precision(precision)
@@ -101,26 +102,3 @@ def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
     """‖a − b‖_F / ‖a‖_F of two matrices on any device, in float64."""
     a = a.double()
     return float(torch.linalg.matrix_norm(a - b.double()) / torch.linalg.matrix_norm(a))
-
-
-def protocol_tables(run: str, arrays: list[dict], memberships: dict, participations: dict, *, k: int,
-                    regime_bounds, regime_layers=None, cumulative_method: str = "exact", rank: int = 512,
-                    coupling: dict | None = None) -> dict:
-    """One protocol's tables, by the main stages' own functions: layer_spectra, cumulative,
-    cumulative_summary and the coupling tables (Tests 1-3 on these Jacobians' column norms)."""
-    # imported here: in-context Jacobian jobs import this module and need none of the table code
-    from resdyn.coupling import COLUMN_NORMS, run_coupling
-    from resdyn.cumulative import cumulative_products, cumulative_tables
-    from resdyn.layer_table import layer_spectra
-
-    spectra, _ = layer_spectra(run, arrays, k, regime_bounds, regime_layers)
-    mean_js = [np.asarray(a["mean_J"], dtype=np.float64) for a in arrays]
-    result = cumulative_products(mean_js, method=cumulative_method, rank=rank)
-    per_layer, summary, _ = cumulative_tables(run, result, spectra, cumulative_method)
-    readings = {"mean_jacobian": [np.linalg.norm(J, axis=0) for J in mean_js],
-                "per_sample_mean": [np.asarray(a["col_norm_mean"], float) for a in arrays]}
-    first = (coupling or {}).get("column_norm", "mean_jacobian")  # the reading the summary counts comes first
-    col_norms = {r: readings[r] for r in (first, *[r for r in COLUMN_NORMS if r != first])}
-    coupled = run_coupling(run, memberships, participations, mean_js, col_norms,
-                           spectra["self_alignment_J"].to_numpy(float), **(coupling or {}))
-    return {"layer_spectra": spectra, "cumulative": per_layer, "cumulative_summary": summary, **coupled}

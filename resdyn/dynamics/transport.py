@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from resdyn.cumulative import cumulative_products, effective_rank
+from resdyn.core.linalg import effective_rank
+from resdyn.dynamics.cumulative import cumulative_products
 
 COLUMNS = ["run", "protocol", "layer", "d", "n_samples", "erank_transport", "log_norm_transport",
            "erank_product_of_means", "log_norm_product_of_means"]
@@ -63,7 +64,7 @@ def transport_table(run: str, protocol: str, transport: TransportSums,
                     mean_jacobians: Sequence[np.ndarray]) -> pd.DataFrame:
     """One row per injection layer ℓ (COLUMNS): erank and log10 of the Frobenius norm of T_ℓ and of P_ℓ.
 
-    erank is `resdyn.cumulative.effective_rank` of the singular values; log_norm is log10 ‖·‖_F,
+    erank is `resdyn.core.linalg.effective_rank` of the singular values; log_norm is log10 ‖·‖_F,
     the same norm and base as cumulative.csv's `log10_fro`. P_ℓ is composed by
     `cumulative_products` (exact, dense) from `mean_jacobians` (E[J_ℓ], float64, layer order).
     """

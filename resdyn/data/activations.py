@@ -16,9 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from resdyn.health import LossTally
+from resdyn.data.health import LossTally
 from resdyn.models.architectures import pre_mlp_module
-from resdyn.tokens import encode_all
 
 
 def _hidden_from(args, kwargs) -> torch.Tensor:
@@ -40,11 +39,6 @@ def residual_hooks(model, store: Callable[[int, torch.Tensor], None]):
     finally:
         for handle in handles:
             handle.remove()
-
-
-def tokenize(tokenizer, texts: list[str], bos: str = "auto") -> list[list[int]]:
-    """Token ids of each text as the model was trained (see resdyn.tokens: the tokenizer's own BOS by default)."""
-    return encode_all(tokenizer, texts, bos)
 
 
 def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:

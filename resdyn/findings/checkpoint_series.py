@@ -4,7 +4,7 @@ Implements the training claims of Fernando & Guitchounts (2026), "Dynamics of th
 Residual Stream", Tables 1-2 and Fig. 7d.
 
 A config declares ordered series of runs (``checkpoint_series: {name: {runs: [...], steps:
-[...]}}``), never parsed from run names. For each run of each series this module gathers,
+[...]}}``, checked by ``resdyn.core.run_roles.declared_series``), never parsed from run names. For each run of each series this module gathers,
 from tables the other stages already write, the quantities the paper follows over OLMo's
 checkpoints (Fig. 7d generalised), in one long table: series, run, step, quantity, value and
 a band where the source has one (over the run's layers). ``trend`` is the rule the scorecard
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
+
+from resdyn.core.linalg import spearman
 
 COLUMNS = ["series", "run", "step", "quantity", "value", "band_low", "band_high", "band", "source"]
 
@@ -35,34 +36,6 @@ QUANTITIES = {
     "frac_mesoscale_above_null": (None, "fraction of layers with z > 1.96"),
 }
 LAYER_IQR, LAYER_RANGE = "layer q25-q75", "layer min-max"
-
-
-class SeriesError(ValueError):
-    pass
-
-
-def declared_series(section: dict | None, runs) -> dict[str, dict]:
-    """{series: {"runs": [...], "steps": [...]}} from ``checkpoint_series``, checked: every run
-    exists, at least 2 distinct runs, one step (an integer) per run, steps strictly increasing."""
-    out = {}
-    for name, spec in (section or {}).items():
-        key = f"checkpoint_series.{name}"
-        names, steps = list(spec.get("runs", [])), list(spec.get("steps", []))
-        if len(names) < 2:
-            raise SeriesError(f"{key}.runs = {names} needs at least 2 runs in training order")
-        unknown = [r for r in names if r not in runs]
-        if unknown:
-            raise SeriesError(f"{key}.runs names {unknown}, which are not runs; runs are {sorted(runs)}")
-        if len(set(names)) != len(names):
-            raise SeriesError(f"{key}.runs = {names} lists a run twice")
-        if len(steps) != len(names):
-            raise SeriesError(f"{key}.steps has {len(steps)} entries for {len(names)} runs (one training step per run)")
-        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in steps):
-            raise SeriesError(f"{key}.steps = {steps} must be non-negative integers (training steps)")
-        if not all(a < b for a, b in zip(steps, steps[1:])):
-            raise SeriesError(f"{key}.steps = {steps} must increase strictly (runs in training order)")
-        out[name] = {"runs": names, "steps": steps}
-    return out
 
 
 def run_rows(table: pd.DataFrame, run: str, **match) -> pd.DataFrame:
@@ -148,7 +121,7 @@ def trend(steps, values) -> dict:
     x, y = np.asarray(steps, float), np.asarray(values, float)
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
-    rho = float(st.spearmanr(x, y).statistic) if y.size >= 2 and np.ptp(y) > 0 else float("nan")
+    rho, _ = spearman(x, y, min_n=2)
     return {"rho": rho, "first": float(y[0]) if y.size else float("nan"),
             "last": float(y[-1]) if y.size else float("nan"), "n": int(y.size),
             "monotone": bool(y.size >= 2 and (np.all(np.diff(y) >= 0) or np.all(np.diff(y) <= 0)))}
