@@ -13,7 +13,8 @@ from snakemake.utils import validate
 
 from resdyn.findings.checkpoint_series import COLUMNS, grows, series_table, trend
 from resdyn.core.config_checks import ConfigError, check_config
-from resdyn.findings import DIFFERS, HOLDS, NOT_TESTABLE, scorecard
+from resdyn.findings.scorecard import scorecard
+from resdyn.findings.verdicts import DIFFERS, HOLDS, NOT_TESTABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")

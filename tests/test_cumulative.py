@@ -10,15 +10,18 @@ from resdyn.dynamics.cumulative import (
     TruncatedProduct,
     cumulative_products,
     cumulative_tables,
-    effective_rank,
-    henrici_of_product,
     spectrum_layers,
 )
+from resdyn.core.linalg import effective_rank, henrici_departure
 from resdyn.core.io import save_npz
 
 
 def erank_of(matrix):
     return effective_rank(np.linalg.svd(matrix, compute_uv=False))
+
+
+def henrici_of_product(product):
+    return henrici_departure(np.sum(product.singular_values() ** 2), product.eigenvalues())
 
 
 def near_identity(rng, d, L, scale=0.3):

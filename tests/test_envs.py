@@ -229,7 +229,7 @@ def test_import_collector_follows_resdyn_and_skips_what_need_not_run():
     assert {"numpy", "torch", "transformers"} <= set(found), found
     assert found["transformers"].startswith("resdyn/"), found["transformers"]
     # resdyn.core.io imports pandas only under TYPE_CHECKING
-    io_imports = _imports(ast.parse((ROOT / "resdyn" / "io.py").read_text()), "resdyn")
+    io_imports = _imports(ast.parse((ROOT / "resdyn" / "core" / "io.py").read_text()), "resdyn.core")
     assert "numpy" in io_imports and "pandas" not in io_imports, io_imports
     guarded = "try:\n    import fancy\nexcept ImportError:\n    fancy = None\nfrom . import sibling\n"
     assert _imports(ast.parse(guarded), "resdyn.models") == {"resdyn.models", "resdyn.models.sibling"}
@@ -248,3 +248,15 @@ def test_every_import_of_a_rule_script_is_in_its_env(rules_file, script, env):
         f"{rules_file}: {script} runs in envs/{env}.yaml, which lacks "
         + "; ".join(f"{d} (import {n} in {w})" for n, (d, w) in sorted(missing.items()))
     )
+
+
+@pytest.mark.parametrize("package", ["topology", "coupling"])
+def test_the_topology_and_coupling_halves_import_no_torch(package):
+    """Their stages run in the graph env, which has no torch: nothing they reach may import it
+    (nor transformers), at module level or inside a function."""
+    reached = {}
+    for path in sorted((ROOT / "resdyn" / package).glob("*.py")):
+        for name, where in third_party_imports(path).items():
+            reached.setdefault(name, where)
+    heavy = {name: where for name, where in reached.items() if name in ("torch", "transformers")}
+    assert not heavy, f"resdyn.{package} reaches " + ", ".join(f"{n} (in {w})" for n, w in sorted(heavy.items()))

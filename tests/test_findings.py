@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from resdyn.findings.checkpoint_series import COLUMNS as SERIES_COLUMNS, LAYER_RANGE
-from resdyn.findings import (COLUMNS, DIFFERS, DIRECTION_ONLY, HOLDS, NO_RESOLUTION, NOT_RESOLVED, NOT_TESTABLE,
-                             decide, load_claims, scorecard, to_markdown)
+from resdyn.findings.claims import load_claims
+from resdyn.findings.scorecard import COLUMNS, scorecard, to_markdown
+from resdyn.findings.verdicts import (DIFFERS, DIRECTION_ONLY, HOLDS, NO_RESOLUTION, NOT_RESOLVED, NOT_TESTABLE,
+                                      decide)
 from resdyn.findings.claims import parse
 
 RUNS, NULL_OF = ["t", "n"], {"t": "n"}

@@ -5,7 +5,8 @@ import pytest
 import scipy.linalg as sla
 from scipy.optimize import linear_sum_assignment
 
-from resdyn.dynamics.cumulative import cumulative_products, effective_rank
+from resdyn.core.linalg import effective_rank
+from resdyn.dynamics.cumulative import cumulative_products
 from resdyn.dynamics.polar_surgery import RESOLUTION_TOL, imag_rel, polar_form, polar_matrices
 from resdyn.dynamics.schur import CONSTRUCTIONS, LayerSchurForms, dose_sweep, layer_operator, table3, table3_markdown
 

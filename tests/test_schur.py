@@ -2,16 +2,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.linalg as sla
 
-from resdyn.dynamics.cumulative import cumulative_products, effective_rank
-from resdyn.core.linalg import haar_unitary
+from resdyn.core.linalg import effective_rank, haar_unitary, henrici_departure as departure
+from resdyn.dynamics.cumulative import cumulative_products
 from resdyn.dynamics.schur import (
     CONSTRUCTIONS,
     LayerSchurForms,
     canonical_order,
     complex_schur,
     dose_sweep,
-    henrici_departure,
     layer_operator,
     reorder,
     surgery_terms,
@@ -20,6 +20,10 @@ from resdyn.dynamics.schur import (
 )
 
 DOSES = [0, 0.25, 0.5, 0.75, 1, 1.5, 2]
+
+
+def henrici_departure(A):
+    return departure(np.linalg.norm(A) ** 2, sla.eigvals(A))
 
 
 def random_stack(seed, d=24, L=5, scale=0.8):
