@@ -55,9 +55,9 @@ def measure(d: int) -> dict[str, float]:
     """Per-call seconds (one core) of the dense kernels at width d, and GEMM rates."""
     import scipy.linalg as sla
 
+    from resdyn.core.sv_extremes import singular_extremes
     from resdyn.dynamics.cumulative import TruncatedProduct
     from resdyn.dynamics.schur import PRECISIONS, complex_schur
-    from resdyn.core.sv_extremes import singular_extremes
 
     rng = np.random.default_rng(0)
     a32 = torch.randn(d, d)

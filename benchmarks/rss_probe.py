@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdyn.dynamics.jacobians import single_token_layer_stats
 from resdyn.core.memory import fixed_mmap_threshold
+from resdyn.dynamics.jacobians import single_token_layer_stats
 from resdyn.models.layer_files import single_token_block
 
 

@@ -26,15 +26,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from paper_shapes import GEMMA4_E4B, LLAMA31_8B, OLMO3_7B, fake_layer_tensors, fake_model, prepared_folder  # noqa: E402
 from simulated_cuda import DEVICE, GIB, simulated_cuda  # noqa: E402
 
-import resdyn.dynamics.engines as layer_engines  # noqa: E402
-import resdyn.models.layer_files as layer_files  # noqa: E402
-import resdyn.models.sources as sources  # noqa: E402
 from resdyn.data.activations import extract_with_loss  # noqa: E402
-from resdyn.dynamics.jacobians import single_token_layer_stats  # noqa: E402
+import resdyn.dynamics.engines as layer_engines  # noqa: E402
 from resdyn.dynamics.engines import engine_layer_stats  # noqa: E402
-from resdyn.models.layer_files import single_token_block  # noqa: E402
+from resdyn.dynamics.jacobians import single_token_layer_stats  # noqa: E402
 from resdyn.dynamics.protocols import PROTOCOLS, protocol_layer_arrays  # noqa: E402
 from resdyn.dynamics.transport import TransportSums  # noqa: E402
+import resdyn.models.layer_files as layer_files  # noqa: E402
+from resdyn.models.layer_files import single_token_block  # noqa: E402
+import resdyn.models.sources as sources  # noqa: E402
 
 PAPER = yaml.safe_load(open(ROOT / "config" / "paper.yaml"))
 BATCH, PRECISION = PAPER["jacobians"]["batch_size"], PAPER["jacobians"]["precision"]

@@ -2,10 +2,10 @@
 import numpy as np
 import pandas as pd
 
-from resdyn.topology.communities import partition_snapshots
-from resdyn.topology.graphs import unpack_graphs
 from resdyn.core.io import save_csv, save_npz
 from resdyn.core.logs import setup_logging
+from resdyn.topology.communities import partition_snapshots
+from resdyn.topology.graphs import unpack_graphs
 
 log = setup_logging(snakemake.log[0], "resdyn")
 p = snakemake.params

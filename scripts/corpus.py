@@ -1,6 +1,6 @@
 """The corpus samples, one JSON object per line, in dataset order."""
-from resdyn.data.corpus import load_samples, write_jsonl
 from resdyn.core.logs import setup_logging
+from resdyn.data.corpus import load_samples, write_jsonl
 
 log = setup_logging(snakemake.log[0], "corpus")
 samples = load_samples(dict(snakemake.params.corpus))

@@ -2,9 +2,9 @@
 import numpy as np
 import pandas as pd
 
-from resdyn.coupling.tables import JacobianFiles, run_coupling, self_alignment_from_spectra
 from resdyn.core.io import save_csv, save_npz
 from resdyn.core.logs import setup_logging
+from resdyn.coupling.tables import JacobianFiles, run_coupling, self_alignment_from_spectra
 
 log = setup_logging(snakemake.log[0], "resdyn")
 p, run = snakemake.params, snakemake.wildcards.run

@@ -1,9 +1,9 @@
 """Cumulative products P_l = J_{L-1} ... J_l of one run: per-layer table, summary, spectra."""
 import pandas as pd
 
-from resdyn.dynamics.cumulative import MeanJacobians, cumulative_products, cumulative_tables
 from resdyn.core.io import save_csv
 from resdyn.core.logs import setup_logging
+from resdyn.dynamics.cumulative import MeanJacobians, cumulative_products, cumulative_tables
 
 log = setup_logging(snakemake.log[0], "cumulative")
 run = snakemake.wildcards.run

@@ -3,13 +3,13 @@ next-token loss on the first samples from the same forward passes -> model_healt
 import pandas as pd
 import torch
 
-from resdyn.data.activations import extract_with_loss
-from resdyn.data.tokens import encode_all
-from resdyn.data.corpus import read_jsonl
 from resdyn.core.device import job_device
-from resdyn.data.health import check_health
 from resdyn.core.io import save_csv, save_npy
 from resdyn.core.logs import Progress, setup_logging
+from resdyn.data.activations import extract_with_loss
+from resdyn.data.corpus import read_jsonl
+from resdyn.data.health import check_health
+from resdyn.data.tokens import encode_all
 from resdyn.models.sources import load_prepared
 
 log = setup_logging(snakemake.log[0], "extract_activations")

@@ -4,9 +4,9 @@ With a protocol comparison, the compared run's findings are scored again on its 
 samples in each protocol (rows labelled e.g. "in_context (first 32 samples)")."""
 import pandas as pd
 
-from resdyn.findings.scorecard import scorecard, to_markdown
 from resdyn.core.io import save_csv, save_text
 from resdyn.dynamics.layer_table import self_alignment_table
+from resdyn.findings.scorecard import scorecard, to_markdown
 
 p = snakemake.params
 inputs = dict(snakemake.input.items())

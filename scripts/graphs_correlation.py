@@ -1,9 +1,9 @@
 """Sparse signed top-k correlation graph of every snapshot of one run (+ one dense matrix for Fig. 6)."""
 import numpy as np
 
-from resdyn.topology.graphs import correlation_matrix, pack_graphs, showcase_snapshot, snapshot_graphs
 from resdyn.core.io import save_npz
 from resdyn.core.logs import setup_logging
+from resdyn.topology.graphs import correlation_matrix, pack_graphs, showcase_snapshot, snapshot_graphs
 
 log = setup_logging(snakemake.log[0], "resdyn")
 acts = np.load(snakemake.input.activations, mmap_mode="r")

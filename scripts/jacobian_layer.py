@@ -4,18 +4,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdyn.data.tokens import encode_all
-from resdyn.data.corpus import read_jsonl
 from resdyn.core.device import job_device
 from resdyn.core.io import save_npz
-from resdyn.dynamics.jacobians import check_precision, single_token_layer_stats
 from resdyn.core.logs import Progress, setup_logging
 from resdyn.core.memory import fixed_mmap_threshold
+from resdyn.data.corpus import read_jsonl
+from resdyn.data.tokens import encode_all
 from resdyn.dynamics.engines import engine_in_context_stats, engine_layer_stats
+from resdyn.dynamics.jacobians import check_precision, single_token_layer_stats
+from resdyn.dynamics.protocols import protocol_layer_arrays
 from resdyn.models.architectures import engine_of
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import load_prepared, load_tokenizer, prepared_config
-from resdyn.dynamics.protocols import protocol_layer_arrays
 
 log = setup_logging(snakemake.log[0], "jacobian_layer")
 device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device

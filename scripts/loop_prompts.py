@@ -1,7 +1,7 @@
 """The loop study's prompts: the loop paper's listed ones, then corpus rows."""
-from resdyn.data.corpus import read_jsonl
 from resdyn.core.io import save_csv
 from resdyn.core.logs import setup_logging
+from resdyn.data.corpus import read_jsonl
 from resdyn.loops.prompts import prompt_table
 
 log = setup_logging(snakemake.log[0], "loop_prompts")

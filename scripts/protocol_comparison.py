@@ -2,9 +2,9 @@
 import pandas as pd
 
 from resdyn.core.io import save_csv
+from resdyn.findings.protocol_comparison import ProtocolTables, protocol_comparison
 from resdyn.plots.common import save_figure
 from resdyn.plots.protocol import figure_protocol_comparison
-from resdyn.findings.protocol_comparison import ProtocolTables, protocol_comparison
 
 i, run = snakemake.input, snakemake.params.run
 

@@ -3,15 +3,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from resdyn.data.corpus import read_jsonl
 from resdyn.core.device import job_device, require_memory
 from resdyn.core.io import save_csv
 from resdyn.core.logs import Progress, setup_logging
-from resdyn.models.sources import load_prepared
-from resdyn.dynamics.protocols import PROTOCOLS, device_bytes_needed, protocol_layer_arrays
-from resdyn.findings.protocol_tables import protocol_tables
+from resdyn.data.corpus import read_jsonl
 from resdyn.data.tokens import encode_all
+from resdyn.dynamics.protocols import PROTOCOLS, device_bytes_needed, protocol_layer_arrays
 from resdyn.dynamics.transport import TransportSums, transport_table
+from resdyn.findings.protocol_tables import protocol_tables
+from resdyn.models.sources import load_prepared
 
 log = setup_logging(snakemake.log[0], "protocol_tables")
 device = job_device(log)  # pins IEEE float32, refuses a granted GPU torch cannot see, logs the device

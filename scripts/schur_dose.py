@@ -1,7 +1,7 @@
 """Non-normality surgery dose sweep of one run and mode (J or R), polar or Schur: the dose and its controls."""
-from resdyn.dynamics.cumulative import MeanJacobians
 from resdyn.core.io import save_csv
 from resdyn.core.logs import setup_logging
+from resdyn.dynamics.cumulative import MeanJacobians
 from resdyn.dynamics.schur import LayerSchurForms, dose_sweep
 
 log = setup_logging(snakemake.log[0], "schur_sweep")

@@ -2,8 +2,8 @@
 import numpy as np
 
 from resdyn.core.io import save_csv, save_npz
-from resdyn.dynamics.layer_table import layer_spectra
 from resdyn.core.logs import setup_logging
+from resdyn.dynamics.layer_table import layer_spectra
 
 log = setup_logging(snakemake.log[0], "spectra")
 layers = (np.load(path) for path in snakemake.input)

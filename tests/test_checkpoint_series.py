@@ -11,8 +11,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resdyn.findings.checkpoint_series import COLUMNS, grows, series_table, trend
 from resdyn.core.config_checks import ConfigError, check_config
+from resdyn.findings.checkpoint_series import COLUMNS, grows, series_table, trend
 from resdyn.findings.scorecard import scorecard
 from resdyn.findings.verdicts import DIFFERS, HOLDS, NOT_TESTABLE
 

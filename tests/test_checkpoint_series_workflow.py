@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 import yaml
 
-from resdyn.findings.checkpoint_series import series_table
 from resdyn.data.corpus import load_samples
+from resdyn.findings.checkpoint_series import series_table
 from slurm.workflow_helpers import copy_workflow, snakemake
 from test_tokens import ADDS_NONE, byte_tokenizer
 from tiny_models import tiny_model

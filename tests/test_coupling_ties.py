@@ -3,12 +3,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.coupling import stats
 from resdyn.core.config_checks import ConfigError, check_null_roles
+from resdyn.core.run_roles import is_null, null_of, null_runs
+from resdyn.coupling import stats
 from resdyn.coupling.boundary import boundary_test
 from resdyn.coupling.tables import run_coupling
 from resdyn.plots.coupling import one_reading, run_label
-from resdyn.core.run_roles import is_null, null_of, null_runs
 
 
 def half_tied(d=100):

@@ -12,8 +12,8 @@ from resdyn.dynamics.cumulative import (
     cumulative_tables,
     spectrum_layers,
 )
-from resdyn.core.linalg import effective_rank, henrici_departure
 from resdyn.core.io import save_npz
+from resdyn.core.linalg import effective_rank, henrici_departure
 
 
 def erank_of(matrix):

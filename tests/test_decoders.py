@@ -292,8 +292,8 @@ def test_engine_precision_double_and_auto_give_the_float64_jacobians(model_type,
     "auto" makes every sample float32 cannot resolve again in float64. With the resolution
     bound tightened so that no float32 σ_min is resolved, auto must equal double sample by
     sample, while single stays float32 (and censored)."""
-    from resdyn.dynamics import jacobians
     from resdyn.data.activations import extract_last_token
+    from resdyn.dynamics import jacobians
     from resdyn.dynamics.engines import engine_layer_stats
 
     model = _model(model_type)

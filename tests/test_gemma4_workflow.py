@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import yaml
 
-from resdyn.data.tokens import encode_all as tokenize
 from resdyn.data.corpus import read_jsonl
+from resdyn.data.tokens import encode_all as tokenize
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
 from resdyn.models.sources import load_prepared
 from slurm.workflow_helpers import copy_workflow, snakemake

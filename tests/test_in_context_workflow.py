@@ -5,8 +5,8 @@ import torch
 import yaml
 
 from resdyn.data.activations import prefix_states
-from resdyn.data.tokens import encode_all
 from resdyn.data.corpus import read_jsonl
+from resdyn.data.tokens import encode_all
 from resdyn.dynamics.jacobians import autodiff_in_context_jacobian
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resdyn.plots.protocol import figure_protocol_comparison
 from resdyn.findings.protocol_comparison import COLUMNS, ProtocolTables, protocol_comparison
+from resdyn.plots.protocol import figure_protocol_comparison
 
 LAYERS = [0, 1, 2]
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from resdyn.data.activations import extract_last_token
+from resdyn.data.activations import block_inputs
 from resdyn.dynamics.jacobians import in_context_jacobian, single_token_layer_stats
+from resdyn.dynamics.protocols import protocol_layer_arrays
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
-from resdyn.data.activations import block_inputs
-from resdyn.dynamics.protocols import protocol_layer_arrays
 from tiny_models import tiny_model
 
 SEQS = [[5, 17, 42, 8, 99, 3], [7, 3, 250], [11, 12, 13, 14, 15, 16, 17, 18]]

@@ -20,13 +20,13 @@ from paper_shapes import GEMMA4_E4B, GENERIC_4096, LLAMA31_8B, OLMO3_7B, fake_la
 from simulated_cuda import DEVICE, simulated_cuda
 
 from resdyn.data.activations import extract_with_loss
-from resdyn.dynamics.jacobians import single_token_layer_stats
 from resdyn.dynamics.engines import engine_in_context_stats, engine_layer_stats
-from resdyn.dynamics.stat_names import STAT_NAMES
-from resdyn.models.layer_files import single_token_block
-from resdyn.lyapunov import model_runs
+from resdyn.dynamics.jacobians import single_token_layer_stats
 from resdyn.dynamics.protocols import device_bytes_needed, protocol_layer_arrays
+from resdyn.dynamics.stat_names import STAT_NAMES
 from resdyn.dynamics.transport import TransportSums
+from resdyn.lyapunov import model_runs
+from resdyn.models.layer_files import single_token_block
 
 PAPER = yaml.safe_load(open("config/paper.yaml"))
 BATCH = PAPER["jacobians"]["batch_size"]

@@ -7,8 +7,8 @@ from transformers import PreTrainedTokenizerFast
 
 from resdyn.data.activations import extract_last_token
 from resdyn.data.tokens import encode_all as tokenize
-from resdyn.lyapunov.model_runs import prepare
 from resdyn.data.tokens import TokenizationError, encode
+from resdyn.lyapunov.model_runs import prepare
 from tiny_models import tiny_model
 
 BOS, EOS = 1, 2

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from resdyn.data.activations import block_inputs
 from resdyn.core.device import in_batches_that_fit
+from resdyn.data.activations import block_inputs
 from resdyn.dynamics.jacobians import JacobianAccumulator, check_precision
 from resdyn.models.architectures import engine_of
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder

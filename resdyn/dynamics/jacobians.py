@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from resdyn.core.device import in_batches_that_fit
+from resdyn.core.sv_extremes import singular_extremes
 from resdyn.dynamics.stat_names import FLAG_NAMES, STAT_NAMES  # noqa: F401  (re-exported)
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians
-from resdyn.core.sv_extremes import singular_extremes
 
 PRECISIONS = ("auto", "single", "double")
 RESOLUTION_ACCURACY = 0.01  # σ_min must be known to 1 % to be reported as a value

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resdyn.plots.common import plt
 from resdyn.dynamics.spectra import regime_labels
+from resdyn.plots.common import plt
 
 REGIME_COLORS = {"early": "tab:blue", "mid": "tab:red", "late": "tab:green"}
 

@@ -27,12 +27,12 @@ import torch
 from tiny_models import tiny_model
 
 from resdyn.data.activations import extract_last_token, extract_with_loss
-from resdyn.dynamics.jacobians import single_token_layer_stats
 from resdyn.dynamics.engines import engine_layer_stats
+from resdyn.dynamics.jacobians import single_token_layer_stats
+from resdyn.dynamics.protocols import protocol_layer_arrays
 from resdyn.dynamics.stat_names import STAT_NAMES
 from resdyn.models.layer_files import single_token_block
 from resdyn.models.sources import layer_tensors
-from resdyn.dynamics.protocols import protocol_layer_arrays
 
 pytestmark = pytest.mark.gpu
 TOKENS = [[5, 17, 42, 99, 7], [250, 31, 64], [12, 8, 77, 19], [3, 140, 200, 9, 11, 66]]
