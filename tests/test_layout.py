@@ -2,13 +2,15 @@
 the ones that draw and judge, and no module reaches itself again through its imports.
 
 Every import counts, also those inside functions (a function-local import runs too, just
-later), except under `if TYPE_CHECKING:`.
+later), except under `if TYPE_CHECKING:` and in an ImportError-guarded try (as tests/test_envs.py
+reads them).
 """
 import ast
 import graphlib
 from pathlib import Path
 
 import pytest
+from test_envs import _imports  # the env test's reading of a module's imports
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "resdyn"
@@ -36,31 +38,10 @@ def is_module(name: str) -> bool:
 
 
 def resdyn_imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
-    """The resdyn modules a module imports: `from a.b import c` counts as a.b.c where that is a
-    module, else as a.b; relative imports are resolved against the module's package."""
+    """The resdyn modules a module imports (`from a import b` counts a, and a.b where that is a
+    module), relative imports resolved against the module's package."""
     package = name if is_package else name.rpartition(".")[0]
-    found = set()
-
-    def visit(node):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module
-            subs = [f"{module}.{alias.name}" for alias in node.names if is_module(f"{module}.{alias.name}")]
-            found.update(subs if len(subs) == len(node.names) else [module, *subs])
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return {m for m in found if m.split(".")[0] == "resdyn" and m != "resdyn"}
+    return {m for m in _imports(tree, package) if m.startswith("resdyn.") and is_module(m)}
 
 
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
@@ -108,7 +89,8 @@ def test_the_top_level_holds_only_packages():
 def test_the_graph_sees_function_local_and_relative_imports():
     source = "from . import stats\nfrom resdyn.core import io\n\ndef f():\n    from resdyn.dynamics.spectra import eigenvalues\n"
     found = resdyn_imports(ast.parse(source), "resdyn.coupling.a", is_package=False)
-    assert found == {"resdyn.coupling.stats", "resdyn.core.io", "resdyn.dynamics.spectra"}
+    assert found == {"resdyn.coupling", "resdyn.coupling.stats", "resdyn.core", "resdyn.core.io",
+                     "resdyn.dynamics.spectra"}
     assert GRAPH["resdyn.topology.communities"] >= {"resdyn.topology.participation"}  # imported inside a function
     assert upward_imports({"resdyn.core.a": {"resdyn.findings.b"}}) == [
         "resdyn.core.a (level 0) imports resdyn.findings.b (level 4)"]
