@@ -156,7 +156,7 @@ def documented_keys(markdown: str) -> set[str]:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # resdyn/core/config_docs.py -> the checkout
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schema", default=root / "schemas" / "config.schema.yaml", type=Path)
     parser.add_argument("--config", default=root / "config.yaml", type=Path)
