@@ -27,7 +27,7 @@ from paper_shapes import GEMMA4_E4B, LLAMA31_8B, OLMO3_7B, fake_layer_tensors, f
 from simulated_cuda import DEVICE, GIB, simulated_cuda  # noqa: E402
 
 from resdyn.data.activations import extract_with_loss  # noqa: E402
-import resdyn.dynamics.engines as layer_engines  # noqa: E402
+import resdyn.dynamics.engines as engines  # noqa: E402
 from resdyn.dynamics.engines import engine_layer_stats  # noqa: E402
 from resdyn.dynamics.jacobians import single_token_layer_stats  # noqa: E402
 from resdyn.dynamics.protocols import PROTOCOLS, protocol_layer_arrays  # noqa: E402
@@ -67,7 +67,7 @@ def gemma4_single_token(cfg, layer):
     p = cfg["hidden_size_per_layer_input"]
     import torch
 
-    ple = mock.patch.object(layer_engines, "per_layer_inputs_from_folder",
+    ple = mock.patch.object(engines, "per_layer_inputs_from_folder",
                             lambda path, i, layer, device="cpu": torch.empty(len(i), p, device=device))
     acts = np.zeros((BATCH, 2 * cfg["num_hidden_layers"], cfg["hidden_size"]), np.float32)
     with a, b, ple, simulated_cuda() as memory:
