@@ -27,7 +27,7 @@ import torch
 
 from resdyn.core.device import in_batches_that_fit
 from resdyn.core.sv_extremes import singular_extremes
-from resdyn.dynamics.stat_names import FLAG_NAMES, STAT_NAMES  # noqa: F401  (re-exported)
+from resdyn.dynamics.stat_names import FLAG_NAMES, STAT_NAMES
 from resdyn.models.block import Block
 from resdyn.models.in_context import in_context_jacobians
 
