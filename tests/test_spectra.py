@@ -8,7 +8,7 @@ from resdyn.dynamics import spectra
 from resdyn.dynamics.layer_table import layer_spectra, regime_means, self_alignment_table
 
 
-def henrici(mat, eigs):
+def henrici_of(mat, eigs):
     """Henrici departure of a dense matrix, as layer_spectra takes it."""
     return henrici_departure(np.sum(np.abs(mat) ** 2), eigs)
 
@@ -23,14 +23,14 @@ def test_normal_matrix_has_zero_henrici_and_unit_self_alignment():
     rng = np.random.default_rng(0)
     mat = _normal_matrix(40, rng)
     eigs = spectra.eigenvalues(mat)
-    assert henrici(mat, eigs) < 1e-6
+    assert henrici_of(mat, eigs) < 1e-6
     u, v = spectra.top_singular_subspaces(mat, 8)
     assert spectra.self_alignment(u, v) == pytest.approx(1.0, abs=1e-10)
 
 
 def test_strictly_upper_triangular_matrix_is_maximally_non_normal():
     mat = np.triu(np.random.default_rng(1).normal(size=(20, 20)), k=1)
-    assert henrici(mat, spectra.eigenvalues(mat)) == pytest.approx(1.0)
+    assert henrici_of(mat, spectra.eigenvalues(mat)) == pytest.approx(1.0)
 
 
 def test_henrici_matches_schur_off_diagonal_energy():
@@ -39,7 +39,7 @@ def test_henrici_matches_schur_off_diagonal_energy():
     mat = np.random.default_rng(2).normal(size=(30, 30))
     t, _ = schur(mat, output="complex")
     expected = np.linalg.norm(np.triu(t, 1)) / np.linalg.norm(mat)
-    assert henrici(mat, spectra.eigenvalues(mat)) == pytest.approx(expected, rel=1e-8)
+    assert henrici_of(mat, spectra.eigenvalues(mat)) == pytest.approx(expected, rel=1e-8)
 
 
 def test_random_subspaces_align_at_k_over_d():
@@ -125,7 +125,7 @@ def test_real_spectrum_gives_no_robust_complex_pairs(d, henrici, centre, spread)
     rng = np.random.default_rng(d + int(10 * henrici))
     mat, exact = _real_spectrum_nonnormal(d, henrici, rng, centre, spread)
     eigs, cond = spectra.eigen_conditioned(mat)
-    assert henrici(mat, exact) == pytest.approx(henrici, abs=1e-9)
+    assert henrici_of(mat, exact) == pytest.approx(henrici, abs=1e-9)
     radius = spectra.perturbation_radius(mat, cond, np.finfo(np.float32).eps)
     assert spectra.robust_complex(eigs, radius).mean() <= 0.05
 
