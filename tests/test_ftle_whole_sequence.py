@@ -153,3 +153,21 @@ def test_positions_feed_into_each_other():
 def test_bad_options_are_refused_by_key(position, norm, match):
     with pytest.raises(ValueError, match=match):
         ftle_tables(tiny_model("llama"), [_ids()], [0], "tiny", seeds=[0], cadence=2, position=position, norm=norm)
+
+
+def test_the_workflow_config_refuses_a_state_norm_on_span_at_start_up():
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import validate
+
+    from resdyn.config_checks import ConfigError, check_config
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config["lyapunov"].update(position="sequence", ftle={**config["lyapunov"]["ftle"], "norm": "state"})
+    validate(config, str(root / "schemas" / "config.schema.yaml"))
+    check_config(config, models_dir="/nonexistent")  # sequence with either norm is fine
+    config["lyapunov"]["position"] = "span"
+    with pytest.raises(ConfigError, match=r"lyapunov\.ftle\.norm: state needs lyapunov\.position: sequence"):
+        check_config(config, models_dir="/nonexistent")
