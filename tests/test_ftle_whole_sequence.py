@@ -74,7 +74,9 @@ def reference_profile(model, ids, v0, cadence, norm):
             hnd.remove()
     assert len(outs) == len(layers)
     growth = [torch.log(_block_norms(o, norm) / _block_norms(i, norm)).mean() for i, o in zip(ins, outs)]
-    return np.array([float(g) for g in growth]), hs
+    # every renormalised tangent (and v0) has unit norms, so this is the log-norm since the last QR
+    log_norm = [torch.log(_block_norms(o, norm)).mean() for o in outs]
+    return np.array([float(g) for g in growth]), np.array([float(x) for x in log_norm])
 
 
 def _v0(n, d, seed, norm):
@@ -83,26 +85,33 @@ def _v0(n, d, seed, norm):
     return _renormalised(v, norm) if norm == "token" else v
 
 
+def _slope(p):
+    return np.polyfit(np.arange(len(p)), p, 1)[0]
+
+
 @pytest.mark.parametrize("norm", ["token", "state"])
 @pytest.mark.parametrize("model_type", ["llama", "gemma3_text"])
 def test_sequence_ftle_is_the_full_model_jvp(model_type, norm):
-    """lambda_1, the profile, slope and layerwise variance of the table equal the reference to 1e-8
-    (Gemma 3: sliding-window layers of 4 on 9 tokens, so the window must be the model's)."""
+    """lambda_1, both profiles, and the slope and layerwise variance of either equal the reference
+    to 1e-8 (Gemma 3: sliding-window layers of 4 on 9 tokens, so the window must be the model's)."""
     model = _float64_model(model_type)
     ids = _ids()
-    table, profile = ftle_tables(model, [ids], [0], "tiny", seeds=SEEDS, cadence=CADENCE, position="sequence",
-                                 norm=norm)
+    tables = {p: ftle_tables(model, [ids], [0], "tiny", seeds=SEEDS, cadence=CADENCE, position="sequence",
+                             norm=norm, profile=p) for p in ("log_growth", "log_norm")}
     n, d = len(ids), model.config.hidden_size
     for s in SEEDS:
-        ref, _ = reference_profile(model, ids, _v0(n, d, s, norm), CADENCE, norm)
-        got = profile[profile.seed == s].sort_values("layer").log_growth.to_numpy()
-        np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-12)
-        row = table[table.seed == s].iloc[0]
-        assert row.lambda1 == pytest.approx(ref.mean(), rel=1e-8)
-        x = np.arange(len(ref)) - (len(ref) - 1) / 2
-        assert row.slope == pytest.approx((ref * x).sum() / (x**2).sum(), rel=1e-8, abs=1e-12)
-        assert row.layer_var == pytest.approx(ref.var(), rel=1e-8)
-        assert (row.position, row.norm, row.n_positions, row.n_tokens) == ("sequence", norm, n, n)
+        growth, log_norm = reference_profile(model, ids, _v0(n, d, s, norm), CADENCE, norm)
+        assert not np.allclose(growth, log_norm)  # cadence 2 on 3 layers: the profiles differ
+        for p, ref in (("log_growth", growth), ("log_norm", log_norm)):
+            table, profile = tables[p]
+            got = profile[profile.seed == s].sort_values("layer")
+            np.testing.assert_allclose(got.log_growth, growth, rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(got.log_norm, log_norm, rtol=1e-8, atol=1e-12)
+            row = table[table.seed == s].iloc[0]
+            assert row.lambda1 == pytest.approx(growth.mean(), rel=1e-8)
+            assert row.slope == pytest.approx(_slope(ref), rel=1e-8, abs=1e-12)
+            assert row.layer_var == pytest.approx(ref.var(), rel=1e-8)
+            assert (row.position, row.norm, row.profile, row.n_positions, row.n_tokens) == ("sequence", norm, p, n, n)
 
 
 def test_state_norm_is_one_jvp_whatever_the_cadence():
@@ -153,6 +162,8 @@ def test_positions_feed_into_each_other():
 def test_bad_options_are_refused_by_key(position, norm, match):
     with pytest.raises(ValueError, match=match):
         ftle_tables(tiny_model("llama"), [_ids()], [0], "tiny", seeds=[0], cadence=2, position=position, norm=norm)
+    with pytest.raises(ValueError, match=r"lyapunov\.ftle\.profile must be one of log_growth, log_norm; got 'x'"):
+        ftle_tables(tiny_model("llama"), [_ids()], [0], "tiny", seeds=[0], cadence=2, profile="x")
 
 
 def test_the_workflow_config_refuses_a_state_norm_on_span_at_start_up():

@@ -53,6 +53,20 @@ def profile_summaries(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return lam, slope, var
 
 
+def log_norm_since_renormalisation(profile: np.ndarray, cadence: int) -> np.ndarray:
+    """log ||v_{l+1}|| since the last renormalisation, from per-layer log growths (..., L).
+
+    The cumulative sum of g_l within each block of ``cadence`` layers (a block starts at unit
+    norm). It is the layerwise profile that the FTLE paper's published code records (its text
+    calls the profile the log growth rate at each layer, which is ``profile`` itself); the two
+    agree at cadence 1.
+    """
+    out = np.array(profile, dtype=np.float64, copy=True)
+    for start in range(0, out.shape[-1], cadence):
+        out[..., start:start + cadence] = np.cumsum(out[..., start:start + cadence], axis=-1)
+    return out
+
+
 def ftle(
     layer_maps: Sequence[Callable[[], Sequence[tuple[str, Map]]]] | Sequence[Sequence[tuple[str, Map]]],
     z0: torch.Tensor,

@@ -21,7 +21,7 @@ import torch
 
 from resdyn.lyapunov import attention_products as ap
 from resdyn.lyapunov.benettin import benettin
-from resdyn.lyapunov.ftle import ftle
+from resdyn.lyapunov.ftle import ftle, log_norm_since_renormalisation, profile_summaries
 from resdyn.lyapunov.model_maps import DecoderStack, check_map_type
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,12 @@ def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
     raise ValueError(f"lyapunov.position must be one of {', '.join(POSITIONS)}; got {position!r}")
 
 
-def _check_norm(position: str, norm: str) -> None:
+PROFILES = ("log_growth", "log_norm")
+
+
+def _check_norm(position: str, norm: str, profile: str = "log_growth") -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"lyapunov.ftle.profile must be one of {', '.join(PROFILES)}; got {profile!r}")
     if norm not in NORMS:
         raise ValueError(f"lyapunov.ftle.norm must be one of {', '.join(NORMS)}; got {norm!r}")
     if norm == "state" and position == "span":
@@ -97,7 +102,7 @@ def _ftle_of_sample(stack: DecoderStack, position: str, span_tokens: int, norm: 
 
 def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int], run: str, *,
                 seeds: Sequence[int], cadence: int, position: str = "last", span_tokens: int = 8,
-                norm: str = "token"):
+                norm: str = "token", profile: str = "log_growth"):
     """(summary table, profile table) of lambda_1 per sample and tangent seed.
 
     position: last (the last token, context keys/values fixed) | span (each of the last
@@ -105,8 +110,11 @@ def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int
     together through the layers as the model's causal mask couples them).
     norm: token (each position's tangent normalised on its own; lambda_1 the mean over
     positions) | state (one norm over the whole sequence state; sequence only).
+    profile: the layerwise profile that slope and layer_var summarise: log_growth (the
+    per-layer log growth g_l) | log_norm (log ||v_l|| since the last renormalisation, the
+    profile of the FTLE paper's published code). The profile table holds both.
     """
-    _check_norm(position, norm)
+    _check_norm(position, norm, profile)
     rows, prof_rows = [], []
     for sid, ids in zip(sample_ids, samples):
         t0 = time.time()
@@ -115,13 +123,16 @@ def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int
                                      where=f"run {run} sample {sid}: ")
         # average over token positions (one position for `last`; sequence: already one point)
         lam, slope, var = res.lambda1.mean(0), res.slope.mean(0), res.layer_var.mean(0)
-        profile = res.profile.mean(0)
+        log_norms = log_norm_since_renormalisation(res.profile, cadence)
+        if profile == "log_norm":  # per position, then the mean over positions, as for log_growth
+            _, slope, var = (x.mean(0) for x in profile_summaries(log_norms))
+        growth, log_norm = res.profile.mean(0), log_norms.mean(0)
         for j, s in enumerate(res.seeds):
             rows.append(dict(run=run, sample=sid, seed=int(s), position=position, norm=norm, n_positions=n_pos,
-                             n_tokens=stack.n, n_layers=stack.n_layers, cadence=cadence,
+                             n_tokens=stack.n, n_layers=stack.n_layers, cadence=cadence, profile=profile,
                              lambda1=lam[j], slope=slope[j], layer_var=var[j]))
-            for layer, g in enumerate(profile[j]):
-                prof_rows.append(dict(run=run, sample=sid, seed=int(s), layer=layer, log_growth=g))
+            for layer, (g, ln) in enumerate(zip(growth[j], log_norm[j])):
+                prof_rows.append(dict(run=run, sample=sid, seed=int(s), layer=layer, log_growth=g, log_norm=ln))
         log.info("ftle run %s sample %s: lambda1 %.4f (%.1f s)", run, sid, lam.mean(), time.time() - t0)
     table = pd.DataFrame(rows)
     grouped = table.groupby("sample")
