@@ -59,8 +59,9 @@ def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, b
     return model, tokenize(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
 
 
-POSITIONS = ("last", "span", "sequence")
-NORMS = ("token", "state")
+POSITIONS = ("last", "span", "sequence")  # lyapunov.position
+NORMS = ("token", "state")  # lyapunov.ftle.norm
+PROFILES = ("log_growth", "log_norm")  # lyapunov.ftle.profile
 
 
 def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
@@ -73,10 +74,7 @@ def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
     raise ValueError(f"lyapunov.position must be one of {', '.join(POSITIONS)}; got {position!r}")
 
 
-PROFILES = ("log_growth", "log_norm")
-
-
-def _check_norm(position: str, norm: str, profile: str = "log_growth") -> None:
+def _check_ftle_options(position: str, norm: str, profile: str) -> None:
     if profile not in PROFILES:
         raise ValueError(f"lyapunov.ftle.profile must be one of {', '.join(PROFILES)}; got {profile!r}")
     if norm not in NORMS:
@@ -114,7 +112,7 @@ def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int
     per-layer log growth g_l) | log_norm (log ||v_l|| since the last renormalisation, the
     profile of the FTLE paper's published code). The profile table holds both.
     """
-    _check_norm(position, norm, profile)
+    _check_ftle_options(position, norm, profile)
     rows, prof_rows = [], []
     for sid, ids in zip(sample_ids, samples):
         t0 = time.time()
