@@ -16,7 +16,8 @@ start = time.time()
 model, samples, ids = prepare(snakemake.input.model, snakemake.input.corpus, p.n_samples, p.max_tokens, p.bos)
 seeds = range(p.ftle["seed"], p.ftle["seed"] + p.ftle["seeds"])
 table, profile = ftle_tables(model, samples, ids, run, seeds=seeds, cadence=p.ftle["cadence"],
-                             position=p.position, span_tokens=p.span_tokens)
+                             position=p.position, span_tokens=p.span_tokens, norm=p.ftle["norm"],
+                             profile=p.ftle["profile"])
 save_csv(snakemake.output.profile, profile)
 save_csv(snakemake.output.table, table)
 log.info("%s: %d samples x %d seeds, 0 non-finite, %.1f s", run, len(samples), len(seeds), time.time() - start)

@@ -108,6 +108,10 @@ def _check_single_keys(config: dict) -> None:
         layers = spec.get("regime_layers")
         if layers is not None and not all(a < b for a, b in zip(layers, layers[1:])):
             raise ConfigError(f"runs.{name}.regime_layers = {layers} must increase (first mid, then first late layer)")
+    lyapunov = config.get("lyapunov", {})
+    if lyapunov.get("ftle", {}).get("norm") == "state" and lyapunov.get("position") == "span":
+        raise ConfigError("lyapunov.ftle.norm: state needs lyapunov.position: sequence (or last, where it is the "
+                          "same as token); span's positions move alone, each with its own norm")
     schur = config["schur"]
     modes, doses = schur.get("modes", ["J", "R"]), schur.get("doses", [0, 0.25, 0.5, 0.75, 1, 1.5, 2])
     missing = [c for c in TABLE3_DOSES if not any(float(x) == c for x in doses)]

@@ -12,6 +12,12 @@ renormalisations, so sum_l g_l = sum_k log ||v_{kc}|| and
 
 the profile is (g_0, ..., g_{L-1}), its slope the least-squares slope of g_l against l,
 and its layerwise variance the population variance of g_l over l.
+
+A state may be read in ``blocks`` (the token positions of a whole-sequence state): each
+block's slice of the tangent starts at unit norm and is renormalised on its own, and g_l is
+the mean over blocks of each block's log growth. This is how the FTLE paper's published code
+treats a tangent on every token of the sequence (per-token norms, mean over tokens); with one
+block the norm is over the whole state, the growth rate of one JVP of the whole map.
 """
 from __future__ import annotations
 
@@ -47,6 +53,20 @@ def profile_summaries(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return lam, slope, var
 
 
+def log_norm_since_renormalisation(profile: np.ndarray, cadence: int) -> np.ndarray:
+    """log ||v_{l+1}|| since the last renormalisation, from per-layer log growths (..., L).
+
+    The cumulative sum of g_l within each block of ``cadence`` layers (a block starts at unit
+    norm). It is the layerwise profile that the FTLE paper's published code records (its text
+    calls the profile the log growth rate at each layer, which is ``profile`` itself); the two
+    agree at cadence 1.
+    """
+    out = np.array(profile, dtype=np.float64, copy=True)
+    for start in range(0, out.shape[-1], cadence):
+        out[..., start:start + cadence] = np.cumsum(out[..., start:start + cadence], axis=-1)
+    return out
+
+
 def ftle(
     layer_maps: Sequence[Callable[[], Sequence[tuple[str, Map]]]] | Sequence[Sequence[tuple[str, Map]]],
     z0: torch.Tensor,
@@ -54,6 +74,7 @@ def ftle(
     cadence: int = 4,
     where: str = "",
     tangents: torch.Tensor | None = None,
+    blocks: int = 1,
 ) -> FTLEResult:
     """FTLE of the composition of ``layer_maps`` along the orbit of ``z0``.
 
@@ -61,19 +82,35 @@ def ftle(
     z0: (E, *S) initial states (E token positions); seeds: tangent seeds, one
     independent unit tangent each (the same seeds at every position).
     tangents: optional (E, n, S) initial tangents instead of seeded ones.
+    blocks: the state (n values, flattened row-major) splits into this many equal
+    consecutive slices whose tangent norms are read and renormalised separately (for a
+    (positions, d) state, blocks = positions gives per-token norms); the log growth is
+    averaged over them. 1: one norm over the whole state.
     """
     if cadence < 1:
         raise ValueError("cadence must be >= 1")
     e = z0.shape[0]
     n = int(np.prod(z0.shape[1:]))
+    if blocks < 1 or n % blocks:
+        raise ValueError(f"blocks={blocks} does not split a state of {n} values into equal slices")
     if tangents is None:
         v = torch.stack([random_unit_vector(n, s, z0.dtype, z0.device) for s in seeds], dim=-1)
         v = v.unsqueeze(0).expand(e, n, len(seeds)).clone()
     else:
         v = tangents.to(dtype=z0.dtype, device=z0.device)
+    k = v.shape[-1]
+
+    def block_norms(w):  # (E, blocks, k)
+        return w.reshape(e, blocks, n // blocks, k).norm(dim=2)
+
+    def renormalised(w):
+        return (w.reshape(e, blocks, n // blocks, k) / block_norms(w)[:, :, None]).reshape(e, n, k)
+
+    if blocks > 1 and tangents is None:
+        v = renormalised(v)  # every block starts at unit norm
     n_layers = len(layer_maps)
-    profile = np.zeros((e, v.shape[-1], n_layers))
-    log_norm = torch.log(v.norm(dim=1)).double()
+    profile = np.zeros((e, k, n_layers))
+    log_norm = torch.log(block_norms(v)).double()
     z = z0
     for i, maps in enumerate(layer_maps):
         maps = maps() if callable(maps) else maps
@@ -81,12 +118,12 @@ def ftle(
             z, v = batched_jvp(f, z, v)
             check_finite(z, f"{where}layer {i} ({name}) state")
             check_finite(v, f"{where}layer {i} ({name}) tangent")
-        new_log = torch.log(v.norm(dim=1)).double()
+        new_log = torch.log(block_norms(v)).double()
         check_finite(new_log, f"{where}layer {i} log growth")
-        profile[:, :, i] = (new_log - log_norm).cpu().numpy()
+        profile[:, :, i] = (new_log - log_norm).mean(1).cpu().numpy()  # mean over blocks
         log_norm = new_log
         if (i + 1) % cadence == 0 or i == n_layers - 1:
-            v = v / v.norm(dim=1, keepdim=True)  # QR of a single column
+            v = renormalised(v)  # QR of a single column, per block
             log_norm = torch.zeros_like(log_norm)
     lam, slope, var = profile_summaries(profile)
     return FTLEResult(np.asarray(list(seeds)), profile, lam, slope, var, v)

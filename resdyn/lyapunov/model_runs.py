@@ -21,7 +21,7 @@ import torch
 
 from resdyn.lyapunov import attention_products as ap
 from resdyn.lyapunov.benettin import benettin
-from resdyn.lyapunov.ftle import ftle
+from resdyn.lyapunov.ftle import ftle, log_norm_since_renormalisation, profile_summaries
 from resdyn.lyapunov.model_maps import DecoderStack, check_map_type
 
 log = logging.getLogger(__name__)
@@ -53,33 +53,78 @@ def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, b
     return model, tokenize(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
 
 
+POSITIONS = ("last", "span", "sequence")  # lyapunov.position
+NORMS = ("token", "state")  # lyapunov.ftle.norm
+PROFILES = ("log_growth", "log_norm")  # lyapunov.ftle.profile
+
+
 def _positions(n: int, position: str, span_tokens: int) -> torch.Tensor:
     if position == "last":
         return torch.tensor([n - 1])
     if position == "span":
         return torch.arange(max(0, n - span_tokens), n)
-    raise ValueError(f"lyapunov.position must be 'last' or 'span', got {position!r}")
+    if position == "sequence":
+        return torch.arange(n)
+    raise ValueError(f"lyapunov.position must be one of {', '.join(POSITIONS)}; got {position!r}")
+
+
+def _check_ftle_options(position: str, norm: str, profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"lyapunov.ftle.profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    if norm not in NORMS:
+        raise ValueError(f"lyapunov.ftle.norm must be one of {', '.join(NORMS)}; got {norm!r}")
+    if norm == "state" and position == "span":
+        raise ValueError("lyapunov.ftle.norm: state needs lyapunov.position: sequence (or last, where it is "
+                         "the same as token); span's positions move alone, each with its own norm")
+
+
+def _ftle_of_sample(stack: DecoderStack, position: str, span_tokens: int, norm: str, seeds, cadence, where):
+    """(FTLE result averaged over its token positions, number of positions) of one sample."""
+    pos = _positions(stack.n, position, span_tokens)
+    if position == "sequence":
+        # one tangent on the whole (n, d) state; the causal mask lets later positions read earlier ones
+        res = ftle([stack.sequence_maps(i) for i in range(stack.n_layers)], stack.hidden[0].clone(), seeds,
+                   cadence, where=where, blocks=stack.n if norm == "token" else 1)
+    else:
+        # each position alone, the other positions' keys and values held at the unperturbed pass
+        res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos),
+                   seeds, cadence, where=where)
+    return res, len(pos)
 
 
 def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int], run: str, *,
-                seeds: Sequence[int], cadence: int, position: str = "last", span_tokens: int = 8):
-    """(summary table, profile table) of lambda_1 per sample and tangent seed."""
+                seeds: Sequence[int], cadence: int, position: str = "last", span_tokens: int = 8,
+                norm: str = "token", profile: str = "log_growth"):
+    """(summary table, profile table) of lambda_1 per sample and tangent seed.
+
+    position: last (the last token, context keys/values fixed) | span (each of the last
+    ``span_tokens`` positions alone) | sequence (one tangent on every position, all moving
+    together through the layers as the model's causal mask couples them).
+    norm: token (each position's tangent normalised on its own; lambda_1 the mean over
+    positions) | state (one norm over the whole sequence state; sequence only).
+    profile: the layerwise profile that slope and layer_var summarise: log_growth (the
+    per-layer log growth g_l) | log_norm (log ||v_l|| since the last renormalisation, the
+    profile of the FTLE paper's published code). The profile table holds both.
+    """
+    _check_ftle_options(position, norm, profile)
     rows, prof_rows = [], []
     for sid, ids in zip(sample_ids, samples):
         t0 = time.time()
         stack = DecoderStack(model, ids)
-        pos = _positions(stack.n, position, span_tokens)
-        res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos),
-                   seeds, cadence, where=f"run {run} sample {sid}: ")
-        # average over token positions (one position for `last`)
+        res, n_pos = _ftle_of_sample(stack, position, span_tokens, norm, seeds, cadence,
+                                     where=f"run {run} sample {sid}: ")
+        # average over token positions (one position for `last`; sequence: already one point)
         lam, slope, var = res.lambda1.mean(0), res.slope.mean(0), res.layer_var.mean(0)
-        profile = res.profile.mean(0)
+        log_norms = log_norm_since_renormalisation(res.profile, cadence)
+        if profile == "log_norm":  # per position, then the mean over positions, as for log_growth
+            _, slope, var = (x.mean(0) for x in profile_summaries(log_norms))
+        growth, log_norm = res.profile.mean(0), log_norms.mean(0)
         for j, s in enumerate(res.seeds):
-            rows.append(dict(run=run, sample=sid, seed=int(s), position=position, n_positions=len(pos),
-                             n_tokens=stack.n, n_layers=stack.n_layers, cadence=cadence,
+            rows.append(dict(run=run, sample=sid, seed=int(s), position=position, norm=norm, n_positions=n_pos,
+                             n_tokens=stack.n, n_layers=stack.n_layers, cadence=cadence, profile=profile,
                              lambda1=lam[j], slope=slope[j], layer_var=var[j]))
-            for layer, g in enumerate(profile[j]):
-                prof_rows.append(dict(run=run, sample=sid, seed=int(s), layer=layer, log_growth=g))
+            for layer, (g, ln) in enumerate(zip(growth[j], log_norm[j])):
+                prof_rows.append(dict(run=run, sample=sid, seed=int(s), layer=layer, log_growth=g, log_norm=ln))
         log.info("ftle run %s sample %s: lambda1 %.4f (%.1f s)", run, sid, lam.mean(), time.time() - t0)
     table = pd.DataFrame(rows)
     grouped = table.groupby("sample")
