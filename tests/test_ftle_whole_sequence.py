@@ -172,7 +172,7 @@ def test_the_workflow_config_refuses_a_state_norm_on_span_at_start_up():
     import yaml
     from snakemake.utils import validate
 
-    from resdyn.config_checks import ConfigError, check_config
+    from resdyn.core.config_checks import ConfigError, check_config
 
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((root / "config.yaml").read_text())
