@@ -115,19 +115,17 @@ class _Call:
         self.per_layer_input = per_layer_input
         self.shared_kv = shared_kv  # Gemma 4: {layer_type: (K, V)} this layer reads or writes
 
-    def _side(self, x):
-        side = {}
-        if self.lm.gemma4:
-            side["shared_kv_states"] = {} if self.shared_kv is None else self.shared_kv
-        return side
+    def _side(self):
+        """Gemma 4: the keys/values a shared layer reads (a storing layer writes into a throwaway dict)."""
+        return {"shared_kv_states": {} if self.shared_kv is None else self.shared_kv} if self.lm.gemma4 else {}
 
     def attend(self, h):
         out = self.lm.attention(hidden_states=h, position_embeddings=self.rope, attention_mask=self.mask,
-                                position_ids=self.position_ids, **{self.lm.attn_cache: self.cache}, **self._side(h))
+                                position_ids=self.position_ids, **{self.lm.attn_cache: self.cache}, **self._side())
         return out[0] if isinstance(out, tuple) else out
 
     def layer(self, x):
-        side = self._side(x)
+        side = self._side()
         if self.lm.gemma4:
             side["per_layer_input"] = self.per_layer_input
         out = self.lm.layer(x, attention_mask=self.mask, position_ids=self.position_ids,
