@@ -34,7 +34,7 @@ def _map_jvp(stack, layer, position, tangents):
 
 
 def _rel(a, b):
-    return float((a - b).norm() / b.norm())
+    return float((a - b).detach().norm() / b.norm())
 
 
 @pytest.mark.parametrize("model_type", TYPES)
@@ -138,3 +138,26 @@ def test_grouped_experts_are_switched_to_eager_for_forward_mode():
     model.set_experts_implementation("grouped_mm")
     SamplePass(model, _ids())
     assert model.config._experts_implementation == "eager"
+
+
+def test_gemma4_with_moe_blocks_is_the_whole_model_derivative():
+    """Gemma 4 with MoE blocks (as 26B-A4B): the routed branch sits inside the mlp step."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from tiny_models import tiny_config
+
+    cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
+                                  "top_k_experts": 2, "moe_intermediate_size": 16})
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model = exact_float64(model.eval())
+    ids = _ids()
+    tangents = torch.randn(32, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with exact_softmax():
+        stack = SamplePass(model, ids)
+        assert stack.step_kinds(0) == ["attn", "mlp", "ple", "scalar"]
+        ref = whole_model_jvp(model, ids, 0, 8, tangents, detach_shared_kv=True)
+        assert _rel(_map_jvp(stack, 0, 8, tangents), ref) < 1e-10
