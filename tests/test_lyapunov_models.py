@@ -211,3 +211,31 @@ def test_tables_equal_the_whole_model_jvp(model_type):
         assert kinds == {"attn+mlp"}
     else:
         assert kinds == {"attn", "mlp"}
+
+
+@pytest.mark.parametrize("model_type", NON_BLOCK_TYPES)
+def test_map_jacobians_are_the_jacobian_stages(model_type):
+    """Each layer's in-context token map has the Jacobian the Jacobian stage computes for the same
+    layer and states (resdyn.models.generic, autodiff through a copy of the layer), Gemma 4's
+    per-layer inputs and reused keys/values included: the two models of the decoder agree."""
+    from resdyn.models.gemma4 import kv_source_of, per_layer_inputs
+    from resdyn.models.generic import DecoderLayer
+
+    model = exact_float64(tiny_model(model_type))
+    ids = _ids()
+    with exact_softmax():
+        stack = SamplePass(model, ids)
+        last = torch.tensor([stack.n - 1])
+        ours = []
+        for layer in range(stack.n_layers):
+            (_, f), = stack.token_maps(layer, last)
+            ours.append(torch.func.jacfwd(lambda x: f(x[None, None])[0, 0])(stack.hidden[layer][0, -1]))
+    # the engine keeps float64 softmaxes itself (and restores torch's on leaving: so after the maps)
+    for layer in range(stack.n_layers):
+        source = kv_source_of(model.config, layer) if model_type == "gemma4_text" else None
+        engine = DecoderLayer(model, layer, torch.float64,
+                              kv_source=None if source is None else DecoderLayer(model, source, torch.float64))
+        e = per_layer_inputs(model, ids, layer) if model_type == "gemma4_text" else None
+        kv = None if source is None else stack.hidden[source][0]
+        theirs = engine.in_context_jacobian(stack.hidden[layer][0], e, kv)
+        assert float((ours[layer] - theirs).norm() / theirs.norm()) < 1e-10, layer
