@@ -397,7 +397,7 @@ class SamplePass:
         last = torch.tensor([self.n - 1], device=self.device)
 
         def close(a, b):
-            return float((a - b).norm()) <= rtol * float(b.norm()) + 1e-6
+            return bool((a - b).norm() <= rtol * b.norm() + 1e-6)  # one device-side comparison, one sync
 
         for i in range(self.n_layers + 1):
             ours = self.decoder.norm(self.hidden[i]) if i == self.n_layers else self.hidden[i]
