@@ -11,7 +11,7 @@ from tiny_models import tiny_config
 from whole_model_jvp import whole_model_jvp
 
 RUN = "g4"
-TABLES = ["lyapunov_ftle", "lyapunov_spectrum", "lyapunov_attribution", "lyapunov_attention", "trajectory_tokens"]
+TABLES = ["lyapunov_ftle", "lyapunov_attribution", "trajectory_tokens"]  # spectra: tests/test_lyapunov_models.py
 
 
 def test_lyapunov_and_trajectory_stages_run_on_a_tiny_gemma4(tmp_path):
@@ -46,9 +46,6 @@ def test_lyapunov_and_trajectory_stages_run_on_a_tiny_gemma4(tmp_path):
     assert set(attribution.loc[attribution["mode"] == "depth", "kind"]) == {"attn", "mlp", "ple", "scalar"}
     sums = attribution.groupby(["mode", "index"]).agg(total=("contribution", "sum"), exponent=("exponent", "first"))
     np.testing.assert_allclose(sums["total"], sums["exponent"], atol=1e-6)
-    assert set(tables["lyapunov_spectrum"]["mode"]) == {"depth", "loop"}
-    assert np.isfinite(tables["lyapunov_spectrum"]["exponent"]).all()
-    assert set(tables["lyapunov_attention"]["source"]) >= {"random"}
     tokens = tables["trajectory_tokens"]
     traj = config["token_trajectories"]
     assert len(tokens) == 3 * traj["prompts_per_category"] * 2 * traj["n_tokens"]
