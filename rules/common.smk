@@ -22,7 +22,6 @@ from resdyn.core.config_checks import (
     check_width,
     declared_layers,
 )
-from resdyn.models.architectures import ARCHITECTURES
 
 # Every mapping of the config in sorted key order, at every level: a config that differs
 # only in key order gives every rule the same params (Snakemake compares their repr, key
@@ -30,7 +29,7 @@ from resdyn.models.architectures import ARCHITECTURES
 # (combined tables' rows, figure panels), not in the order the config lists them.
 canonicalise_in_place(config)
 RUNS = list(config["runs"])
-check_config(config, map_types=ARCHITECTURES)  # the types the Lyapunov maps split
+check_config(config)
 
 # Each stage appends the names of the tables it produces (results/tables/{name}.csv,
 # combined over runs from results/{run}/tables/{name}.csv) and of its figures

@@ -30,6 +30,10 @@ def test_paper_dry_run_plans_every_jacobian_job_before_any_model_is_prepared(tmp
     assert shards == expected, text[-2000:]
     # the statistics behind the Jacobians are planned too (they read every layer's file)
     assert counts["spectra"] == counts["schur_sweep"] / 2 == counts["cumulative"] == 5, counts
+    # the Lyapunov stage on all five, the token trajectories on the four trained runs
+    for rule in ("lyapunov_ftle", "lyapunov_spectrum", "lyapunov_attribution", "lyapunov_attention"):
+        assert {j.wildcards["run"] for j in planned if j.rule == rule} == set(PAPER_LAYERS), rule
+    assert {j.wildcards["run"] for j in planned if j.rule == "trajectory_generate"} == set(PAPER_LAYERS) - {"olmo3_7b_step0"}
 
 
 def test_a_prepared_model_that_contradicts_the_key_stops_the_plan(tmp_path):

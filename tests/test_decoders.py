@@ -231,13 +231,6 @@ def test_gemma4_per_layer_inputs_read_from_the_folder_match_the_model(tmp_path):
                                    atol=1e-6, rtol=1e-6)
 
 
-def test_lyapunov_maps_refuse_gemma4_layers_rather_than_split_them_as_gemma3():
-    from resdyn.lyapunov.model_maps import _residual_sublayers
-
-    with pytest.raises(NotImplementedError, match="per-layer-input branch, layer_scalar"):
-        _residual_sublayers(_model("gemma4_text").model.layers[0])
-
-
 def _gemma4_moe(dtype=torch.float32):
     """Gemma 4 with MoE blocks (as 26B-A4B): no closed form, so the generic engine takes it."""
     from transformers import AutoConfig, AutoModelForCausalLM

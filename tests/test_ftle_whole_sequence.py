@@ -2,7 +2,7 @@
 transformers model: a tangent on every position's residual state entering the first layer,
 pushed through the model's own forward pass (its causal mask, sliding windows and rotary
 tables, eager attention, float64), renormalised at the same cadence by hooks on its decoder
-layers. Built without DecoderStack: the reference sees only the model and its layer modules.
+layers. Built without the decoder maps (SamplePass): the reference sees only the model and its layer modules.
 """
 import numpy as np
 import pytest

@@ -25,7 +25,7 @@ def _run(tmp_path, protocol, n_samples=None):
     literal = {**tiny_config("gemma4_text"), "vocab_size": 256, "vocab_size_per_layer_input": 256,
                "max_position_embeddings": 512}
     config["runs"] = {RUN: {"source": "init", "seed": 0, "config": literal, "protocol": protocol}}
-    config["lyapunov"]["runs"] = config["token_trajectories"]["runs"] = []  # no residual split for the Lyapunov maps
+    config["lyapunov"]["runs"] = config["token_trajectories"]["runs"] = []  # those stages: tests/test_maps_workflow.py
     if n_samples:
         config["jacobians"]["n_samples"] = n_samples
     (work / "g4.yaml").write_text(yaml.safe_dump(config))

@@ -1,13 +1,15 @@
-"""Tangent flows on tiny random decoders: exact maps, JVP = spine Jacobian products."""
+"""Tangent flows on tiny random decoders: exact maps, JVP = spine Jacobian products, and the tables of
+every architecture against the whole model's forward derivative."""
 import numpy as np
 import pytest
 import torch
 from tiny_models import tiny_model
+from whole_model_jvp import exact_float64, exact_softmax, whole_model_jvp
 
 from resdyn.dynamics.jacobians import in_context_jacobian
 from resdyn.lyapunov.benettin import benettin
 from resdyn.lyapunov.ftle import ftle
-from resdyn.lyapunov.model_maps import DecoderStack
+from resdyn.models.decoder_map import SamplePass
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
 
@@ -27,7 +29,7 @@ def test_stack_reproduces_the_model(model_type):
     ids = _ids()
     with torch.no_grad():
         hs = model(ids[None], output_hidden_states=True).hidden_states
-    stack = DecoderStack(model, ids)
+    stack = SamplePass(model, ids)
     for i in range(stack.n_layers):
         assert torch.allclose(stack.hidden[i], hs[i], atol=1e-5)
         pos = torch.tensor([1, 5, 8])  # token maps (context fixed) give the same next states
@@ -42,7 +44,7 @@ def test_stack_reproduces_the_model(model_type):
 def test_jvp_tangents_match_spine_jacobian_products(model_type):
     model = tiny_model(model_type)
     ids = _ids()
-    stack = DecoderStack(model, ids)
+    stack = SamplePass(model, ids)
     pos = torch.tensor([stack.n - 1])
     arch = architecture_of(model.config.model_type)
     jac = [in_context_jacobian(Block(model, i, arch), stack.hidden[i][0]) for i in range(stack.n_layers)]
@@ -74,7 +76,7 @@ def test_jvp_tangents_match_spine_jacobian_products(model_type):
 def test_last_token_flow_is_the_full_model_jvp():
     model = tiny_model("gemma3_text")
     ids = _ids()
-    stack = DecoderStack(model, ids)
+    stack = SamplePass(model, ids)
     pos = torch.tensor([stack.n - 1])
     v = torch.randn(stack.d, generator=torch.Generator().manual_seed(0))
     res = ftle([stack.token_maps(i, pos) for i in range(stack.n_layers)], stack.token_states(0, pos), [0],
@@ -100,7 +102,7 @@ def test_last_token_flow_is_the_full_model_jvp():
 @pytest.mark.parametrize("model_type", ["llama", "gemma3_text"])
 def test_sublayer_attribution_sums_to_the_exponent(model_type):
     model = tiny_model(model_type)
-    stack = DecoderStack(model, _ids())
+    stack = SamplePass(model, _ids())
     pos = torch.tensor([stack.n - 1])
     z0 = stack.token_states(0, pos)
     for maps_of, steps in (
@@ -118,7 +120,7 @@ def test_sublayer_attribution_sums_to_the_exponent(model_type):
 
 def test_sequence_loop_is_finite_and_reports_state_change():
     model = tiny_model("llama")
-    stack = DecoderStack(model, _ids(6))
+    stack = SamplePass(model, _ids(6))
     z0 = stack.hidden[0].clone()
     res = benettin(stack.sequence_stack_maps(), z0, 4, 5, seed=0)
     assert np.isfinite(res.exponents).all() and res.state_change.shape == (5, 1)
@@ -153,15 +155,87 @@ def test_attribution_table_checks_against_a_once_per_step_qr(monkeypatch):
         model_runs.attribution_table(model, [_ids(6)], [0], "r", k=3, loop_steps=3, seed=0)
 
 
-def test_the_maps_refuse_types_without_a_residual_split_before_reading_weights(tmp_path):
-    """GPT-NeoX (parallel attention + MLP) and Gemma 4 have no split: refused by name, from the
-    prepared folder's config alone (the job fails before loading an 8B model)."""
+def test_load_model_refuses_an_unsupported_type_before_reading_weights(tmp_path):
+    """A prepared folder whose type no stage serves is refused by name from its config alone
+    (the job fails before loading an 8B model)."""
     import json
 
     from resdyn.lyapunov.model_runs import load_model
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neox"}))  # no weights at all
-    with pytest.raises(NotImplementedError, match=r"'gpt_neox' has no residual split there\. Leave the run out of lyapunov\.runs"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))  # no weights at all
+    with pytest.raises(ValueError, match="'bert'"):
         load_model(str(tmp_path))
-    with pytest.raises(NotImplementedError, match="'gpt_neox' has no residual split"):
-        DecoderStack(tiny_model("gpt_neox"), _ids())
+
+
+# types with no Block adapter: Gemma 4's own closed form and the generic autodiff engine
+NON_BLOCK_TYPES = ["gemma4_text", "gpt_neox", "phi3", "qwen3_moe"]
+
+
+@pytest.mark.parametrize("model_type", NON_BLOCK_TYPES)
+def test_tables_equal_the_whole_model_jvp(model_type):
+    """FTLE, depth spectrum and depth attribution of the last token equal what the whole
+    transformers model's forward derivative gives (float64, eager attention; Gemma 4 with the
+    reused keys/values held fixed): lambda_1 = log |J v| / L for each tangent seed, and the
+    top-k exponents log |diag R| / L of J P = Q R for the Benettin probes P."""
+    from resdyn.lyapunov import model_runs
+    from resdyn.lyapunov.qr_flow import random_probes, random_unit_vector
+
+    model = exact_float64(tiny_model(model_type))
+    ids = _ids()
+    n_layers, d, k = model.config.num_hidden_layers, model.config.hidden_size, 4
+    with exact_softmax():
+        ftle_table, _ = model_runs.ftle_tables(model, [ids], [0], "r", seeds=[0, 1], cadence=2)
+        spectrum, _ = model_runs.spectrum_tables(model, [ids], [0], "r", k=k, loop_steps=2, seed=0)
+        attribution = model_runs.attribution_table(model, [ids], [0], "r", k=k, loop_steps=2, seed=0)
+        jac = whole_model_jvp(model, ids, 0, len(ids) - 1, torch.eye(d, dtype=torch.float64), detach_shared_kv=True)
+    for seed in (0, 1):
+        v = random_unit_vector(d, seed)
+        ref = float(torch.log((jac @ v).norm())) / n_layers
+        np.testing.assert_allclose(ftle_table.loc[ftle_table["seed"] == seed, "lambda1"], ref, rtol=1e-8, atol=0)
+    r = torch.linalg.qr(jac @ random_probes(d, k, 0)[0]).R
+    ref = (torch.log(r.diagonal().abs()) / n_layers).numpy()
+    depth = spectrum[spectrum["mode"] == "depth"].sort_values("index")
+    np.testing.assert_allclose(depth["exponent"], ref, rtol=1e-8, atol=0)
+    per_map = attribution[attribution["mode"] == "depth"]
+    exponents = per_map.groupby("index")["exponent"].first()
+    np.testing.assert_allclose(exponents, ref, rtol=1e-8, atol=0)
+    sums = attribution.groupby(["mode", "index"]).agg(total=("contribution", "sum"), exponent=("exponent", "first"))
+    np.testing.assert_allclose(sums["total"], sums["exponent"], atol=1e-6)
+    kinds = set(per_map["kind"])
+    if model_type == "gemma4_text":  # s I contributes log s to every exponent, once per layer
+        assert kinds == {"attn", "mlp", "ple", "scalar"}
+        scalar = per_map[per_map["kind"] == "scalar"]
+        s = float(model.model.layers[0].layer_scalar)  # 0.8 (tiny_models), as stored in float32
+        np.testing.assert_allclose(scalar["contribution"], np.log(s) / n_layers, rtol=1e-12)
+    elif model_type == "gpt_neox":  # parallel attention + MLP: one residual step
+        assert kinds == {"attn+mlp"}
+    else:
+        assert kinds == {"attn", "mlp"}
+
+
+@pytest.mark.parametrize("model_type", NON_BLOCK_TYPES)
+def test_map_jacobians_are_the_jacobian_stages(model_type):
+    """Each layer's in-context token map has the Jacobian the Jacobian stage computes for the same
+    layer and states (resdyn.models.generic, autodiff through a copy of the layer), Gemma 4's
+    per-layer inputs and reused keys/values included: the two models of the decoder agree."""
+    from resdyn.models.gemma4 import kv_source_of, per_layer_inputs
+    from resdyn.models.generic import DecoderLayer
+
+    model = exact_float64(tiny_model(model_type))
+    ids = _ids()
+    with exact_softmax():
+        stack = SamplePass(model, ids)
+        last = torch.tensor([stack.n - 1])
+        ours = []
+        for layer in range(stack.n_layers):
+            (_, f), = stack.token_maps(layer, last)
+            ours.append(torch.func.jacfwd(lambda x: f(x[None, None])[0, 0])(stack.hidden[layer][0, -1]))
+    # the engine keeps float64 softmaxes itself (and restores torch's on leaving: so after the maps)
+    for layer in range(stack.n_layers):
+        source = kv_source_of(model.config, layer) if model_type == "gemma4_text" else None
+        engine = DecoderLayer(model, layer, torch.float64,
+                              kv_source=None if source is None else DecoderLayer(model, source, torch.float64))
+        e = per_layer_inputs(model, ids, layer) if model_type == "gemma4_text" else None
+        kv = None if source is None else stack.hidden[source][0]
+        theirs = engine.in_context_jacobian(stack.hidden[layer][0], e, kv)
+        assert float((ours[layer] - theirs).norm() / theirs.norm()) < 1e-10, layer

@@ -17,7 +17,7 @@ from resdyn.trajectories.variance import decompose
 
 
 class LinearStack:
-    """A "model" whose layer l maps every token state by x -> A_l x (DecoderStack's interface)."""
+    """A "model" whose layer l maps every token state by x -> A_l x (SamplePass's interface)."""
 
     def __init__(self, matrices, hidden_last):
         self.mats = [torch.as_tensor(a, dtype=torch.float64) for a in matrices]
@@ -74,13 +74,13 @@ def test_ct_kinematic_is_one_minus_the_cosine_of_successive_states():
 def test_ct_dynamical_of_a_model_uses_the_context_of_each_position(one_torch_thread):
     """The pass over the whole sequence gives position p what the pass over tokens 0..p gives its
     last token (causality, context K/V fixed): the FTLE of lyapunov_ftle at position `last`."""
-    from resdyn.lyapunov.model_maps import DecoderStack
+    from resdyn.models.decoder_map import SamplePass
     from resdyn.lyapunov.model_runs import ftle_tables
     from tiny_models import tiny_model
 
     model = tiny_model("gemma3_text")  # sliding windows of 4 on 9 tokens: the window must matter
     ids = torch.tensor([5, 17, 33, 8, 99, 140, 7, 61, 250])
-    lam, _, _ = ftle_and_kinematic(DecoderStack(model, ids), torch.tensor([3, 8]), [0, 1], 2)
+    lam, _, _ = ftle_and_kinematic(SamplePass(model, ids), torch.tensor([3, 8]), [0, 1], 2)
     for j, p in enumerate([3, 8]):
         table, _ = ftle_tables(model, [ids[: p + 1]], [0], "tiny", seeds=[0, 1], cadence=2)
         np.testing.assert_allclose(lam[j], table["lambda1"].mean(), rtol=1e-5, atol=1e-6)

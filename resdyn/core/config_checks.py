@@ -166,27 +166,11 @@ def check_trajectory_keys(config: dict) -> None:
         raise ConfigError("token_trajectories.min_chars exceeds token_trajectories.max_chars: no prompt could pass")
 
 
-def _model_type(name: str, runs: dict, models_dir: Path) -> str | None:
-    """model_type of a run where it is known without loading weights (a literal or local
-    config, an init run's base, a prepared folder), else None."""
-    spec = runs[name]
-    if spec["source"] == "init":
-        if "config" in spec:
-            return spec["config"].get("model_type")
-        return _model_type(spec["base"], runs, models_dir)
-    for folder in ([Path(spec["path"])] if spec["source"] == "local" else []) + [models_dir / name]:
-        if (folder / "config.json").is_file():
-            cfg = json.loads((folder / "config.json").read_text())
-            return cfg.get("text_config", cfg).get("model_type", cfg.get("model_type"))
-    return None
+def check_map_runs(config: dict) -> None:
+    """lyapunov.runs and token_trajectories.runs name runs (the decoder maps serve every type the
+    model preparation accepts, and refuse the rest by type when a job builds them)."""
+    from resdyn.core.run_roles import null_runs
 
-
-def check_map_runs(config: dict, models_dir: Path, map_types=None) -> None:
-    """lyapunov.runs and token_trajectories.runs name runs; with `map_types` (the model types
-    whose layers the Lyapunov maps split: resdyn.models.architectures.ARCHITECTURES, passed in
-    by the workflow, since this module sits below the models), runs of those types only, where
-    the type is known at start-up. A hub run's type is checked again when its job starts,
-    before any weight is read."""
     runs = config["runs"]
     lyapunov = config.get("lyapunov", {}).get("runs")
     trajectories = config.get("token_trajectories", {}).get("runs")
@@ -198,17 +182,10 @@ def check_map_runs(config: dict, models_dir: Path, map_types=None) -> None:
         unknown = [r for r in names if r not in runs]
         if unknown:
             raise ConfigError(f"{key}: {unknown} are not runs; runs are {sorted(runs)}")
-        for name in names:
-            model_type = None if map_types is None else _model_type(name, runs, models_dir)
-            if model_type is not None and model_type not in map_types:
-                raise ConfigError(
-                    f"{key} holds run {name!r}, a {model_type!r} model: the Lyapunov maps split only the "
-                    f"closed-form types {sorted(map_types)}; list the runs to measure in {key}"
-                )
 
 
-def check_config(config: dict, models_dir="resources/models", map_types=None) -> None:
-    """Every check a config needs at start-up; `map_types` as in check_map_runs."""
+def check_config(config: dict, models_dir="resources/models") -> None:
+    """Every check a config needs at start-up."""
     check_fidelity_keys(config)
     check_trajectory_keys(config)
     _check_single_keys(config)
@@ -229,7 +206,7 @@ def check_config(config: dict, models_dir="resources/models", map_types=None) ->
                 raise ConfigError(f"runs.{name}.n_layers: an init run with a base has the base's layers; set it on runs.{spec['base']}")
         if spec["source"] == "local" and not (Path(spec["path"]) / "config.json").is_file():
             raise ConfigError(f"runs.{name}.path = {spec['path']!r} holds no Hugging Face model (no config.json)")
-    check_map_runs(config, Path(models_dir), map_types)
+    check_map_runs(config)
     for name, spec in runs.items():
         d = _hidden_size(spec, runs, Path(models_dir))
         prepared = Path(models_dir) / name / "config.json"

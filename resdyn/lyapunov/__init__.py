@@ -11,7 +11,7 @@ Modules (each one job): ``qr_flow`` (QR renormalisation, probes, finiteness chec
 ``benettin`` (top-k spectra by re-orthogonalised tangent flows, per-map attribution),
 ``ftle`` (top-1 finite-time exponent with a layerwise log-growth profile),
 ``systems`` (reference dynamical systems with published exponents),
-``model_maps`` (a transformers decoder as maps on a token's residual state),
 ``attention_products`` (spectra of products of row-stochastic matrices),
-``bridge`` (rank correlations of exponent summaries with outcomes).
+``bridge`` (rank correlations of exponent summaries with outcomes). The decoder as maps on a
+token's residual state is resdyn.models.decoder_map.
 """

@@ -11,7 +11,6 @@ Each function takes a loaded model and tokenised samples and returns tables
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 import time
 from typing import Iterable, Sequence
 
@@ -22,17 +21,17 @@ import torch
 from resdyn.lyapunov import attention_products as ap
 from resdyn.lyapunov.benettin import benettin
 from resdyn.lyapunov.ftle import ftle, log_norm_since_renormalisation, profile_summaries
-from resdyn.lyapunov.model_maps import DecoderStack, check_map_type
+from resdyn.models.decoder_map import SamplePass
 
 log = logging.getLogger(__name__)
 
 
 def load_model(path: str):
     """A prepared Hugging Face folder, float32, eager attention, inference only, on the
-    GPU where torch sees one (cluster GPU rules), else the CPU."""
-    from resdyn.models.sources import compute_device, load_prepared, prepared_config
+    GPU where torch sees one (cluster GPU rules), else the CPU. `load_prepared` refuses a
+    type no stage supports before any weight is read; `SamplePass` checks the rest."""
+    from resdyn.models.sources import compute_device, load_prepared
 
-    check_map_type(prepared_config(Path(path))["model_type"], f"model {path}")  # before any weight is read
     model, tokenizer = load_prepared(path, attn_implementation="eager", device=compute_device())
     return model.requires_grad_(False), tokenizer
 
@@ -78,7 +77,7 @@ def _check_ftle_options(position: str, norm: str, profile: str) -> None:
                          "the same as token); span's positions move alone, each with its own norm")
 
 
-def _ftle_of_sample(stack: DecoderStack, position: str, span_tokens: int, norm: str, seeds, cadence, where):
+def _ftle_of_sample(stack: SamplePass, position: str, span_tokens: int, norm: str, seeds, cadence, where):
     """(FTLE result averaged over its token positions, number of positions) of one sample."""
     pos = _positions(stack.n, position, span_tokens)
     if position == "sequence":
@@ -110,7 +109,7 @@ def ftle_tables(model, samples: Sequence[torch.Tensor], sample_ids: Sequence[int
     rows, prof_rows = [], []
     for sid, ids in zip(sample_ids, samples):
         t0 = time.time()
-        stack = DecoderStack(model, ids)
+        stack = SamplePass(model, ids)
         res, n_pos = _ftle_of_sample(stack, position, span_tokens, norm, seeds, cadence,
                                      where=f"run {run} sample {sid}: ")
         # average over token positions (one position for `last`; sequence: already one point)
@@ -150,7 +149,7 @@ def spectrum_tables(model, samples, sample_ids, run: str, *, k: int, loop_steps:
     """(spectrum table, convergence table): top-k exponents through depth and through loops."""
     spec, conv = [], []
     for sid, ids in zip(sample_ids, samples):
-        stack = DecoderStack(model, ids)
+        stack = SamplePass(model, ids)
         pos = torch.tensor([stack.n - 1])
         where = f"run {run} sample {sid} "
         t0 = time.time()
@@ -181,7 +180,7 @@ def attribution_table(model, samples, sample_ids, run: str, *, k: int, loop_step
     """
     rows = []
     for sid, ids in zip(sample_ids, samples):
-        stack = DecoderStack(model, ids)
+        stack = SamplePass(model, ids)
         pos = torch.tensor([stack.n - 1])
         z0 = stack.token_states(0, pos)
         runs = {
@@ -230,7 +229,7 @@ def attention_table(model, samples, run: str, *, n: int, d_head: int, temperatur
     for ids in samples:
         if len(ids) < real_tokens:
             continue
-        stack = DecoderStack(model, ids[:real_tokens], keep_attention=True)
+        stack = SamplePass(model, ids[:real_tokens], keep_attention=True)
         for w in stack.attn_weights:
             pool += [w[0, h].double().cpu() for h in range(w.shape[1])]  # small products: CPU float64
     for temp in temperatures:

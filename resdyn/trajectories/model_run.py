@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import torch
 
-from resdyn.lyapunov.model_maps import DecoderStack
+from resdyn.models.decoder_map import SamplePass
 from resdyn.trajectories.generation import DECODINGS, decode, sampling_rng
 from resdyn.trajectories.token_metrics import ftle_and_kinematic, repeats_ngram
 
@@ -41,7 +41,7 @@ def trajectory_tokens(model, tokenizer, prompts, run: str, *, prompt_tokens: int
             sequence = ids.tolist() + new
             n_prompt = len(ids)
             # the pass that drew token T is over everything before it
-            stack = DecoderStack(model, torch.tensor(sequence[:-1]))
+            stack = SamplePass(model, torch.tensor(sequence[:-1]))
             positions = torch.arange(n_prompt - 1, n_prompt - 1 + n_tokens)
             lam, lam_std, kin = ftle_and_kinematic(stack, positions, list(ftle_seeds), cadence,
                                                    where=f"run {run} prompt {prompt} {decoding}: ")

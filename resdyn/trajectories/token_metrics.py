@@ -28,7 +28,7 @@ from resdyn.lyapunov.ftle import ftle
 def ftle_and_kinematic(stack, positions: torch.Tensor, seeds: Sequence[int], cadence: int, where: str = ""):
     """(ct_dynamical (E,), its std over seeds (E,), ct_kinematic (E,)) at ``positions``.
 
-    ``stack``: a resdyn.lyapunov.model_maps.DecoderStack (or anything with its
+    ``stack``: a resdyn.models.decoder_map.SamplePass (or anything with its
     n_layers, token_maps, token_states and hidden).
     """
     positions = torch.as_tensor(positions).reshape(-1)

@@ -1,5 +1,5 @@
 """Lyapunov paths on the GPU: forward-mode JVPs through attention, and the placement of
-the masks, positions and probes DecoderStack makes (token ids arrive on the CPU).
+the masks, positions and probes SamplePass makes (token ids arrive on the CPU).
 
 Forward-mode AD does not go through the flash and memory-efficient SDPA kernels
 (pytorch#128971, #117629); the workflow loads models with eager attention, and SDPA's
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from tiny_models import tiny_model
 
 from resdyn.lyapunov import model_runs
-from resdyn.lyapunov.model_maps import DecoderStack
+from resdyn.models.decoder_map import SamplePass
 
 pytestmark = pytest.mark.gpu
 
@@ -77,7 +77,7 @@ def test_model_jvp_on_the_device_matches_cpu_float64(device):
 @pytest.mark.parametrize("model_type", ["llama", "gemma3_text"])
 def test_decoder_stack_lives_on_the_device(device, model_type):
     model = tiny_model(model_type).double().to(device)
-    stack = DecoderStack(model, _ids())  # ids on the CPU
+    stack = SamplePass(model, _ids())  # ids on the CPU
     assert stack.device.type == device.type
     for tensors in stack.kv:
         assert all(t.device.type == device.type for t in tensors)
