@@ -37,7 +37,8 @@ from contextlib import contextmanager, nullcontext
 import torch
 from torch.overrides import TorchFunctionMode
 
-from resdyn.models.architectures import ARCHITECTURES, GENERIC_PRE_MLP, OWN_CLOSED_FORMS, UnsupportedArchitecture
+from resdyn.models.architectures import (
+    ARCHITECTURES, GENERIC_PRE_MLP, OWN_CLOSED_FORMS, UnsupportedArchitecture, supported_summary)
 
 _softmax = torch.nn.functional.softmax
 
@@ -111,14 +112,14 @@ def check_standard_layer(model) -> None:
     if not isinstance(layers, torch.nn.ModuleList) or len(layers) == 0:
         raise UnsupportedArchitecture(
             f"model_type {model_type!r}: its decoder has no `layers` list (transformers' standard decoder stack); "
-            "the generic Jacobian engine cannot call its layers")
+            f"the generic Jacobian engine cannot call its layers. {supported_summary()}")
     params = inspect.signature(type(layers[0]).forward).parameters
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     missing = [name for name in STANDARD_CALL if name not in params and not takes_kwargs]
     if "hidden_states" not in params or missing:
         raise UnsupportedArchitecture(
             f"model_type {model_type!r}: decoder layer {type(layers[0]).__name__}.forward does not take the standard "
-            f"call ({', '.join(STANDARD_CALL)}); missing: {', '.join(missing) or 'hidden_states'}")
+            f"call ({', '.join(STANDARD_CALL)}); missing: {', '.join(missing) or 'hidden_states'}. {supported_summary()}")
 
 
 def _window(config, attn, layer_idx: int, listed: bool):
