@@ -118,8 +118,8 @@ def pre_mlp_rule(layer) -> str | None:
     - the MLP itself when the layer has `post_feedforward_layernorm` and no pre-MLP norm
       (post-norm, as OLMo 2 and EXAONE 4: the MLP reads the residual state directly);
     - `post_attention_layernorm` (pre-norm, as Llama; in a parallel block, as GPT-NeoX, its input is h);
-    - `input_layernorm` when it is the layer's only norm (one norm feeding attention and MLP in
-      parallel, as Cohere and Phi: the odd snapshot repeats h).
+    - `input_layernorm` when the layer holds nothing else but attention, MLP and dropouts (one
+      norm feeding attention and MLP in parallel, as Cohere and Phi: the odd snapshot repeats h).
     None when no rule applies. `resdyn.models.self_check` verifies the choice on the model.
     """
     names = set(layer._modules)
@@ -130,7 +130,8 @@ def pre_mlp_rule(layer) -> str | None:
         return mlp
     if "post_attention_layernorm" in names:
         return "post_attention_layernorm"
-    if "input_layernorm" in names and not any("norm" in n for n in names - {"input_layernorm"}):
+    others = names - {"input_layernorm", mlp, child_named(layer, ATTENTION_NAMES)}
+    if "input_layernorm" in names and mlp is not None and all("dropout" in n for n in others):
         return "input_layernorm"
     return None
 

@@ -22,6 +22,7 @@ import torch
 
 from resdyn.io import give_umask_mode
 from resdyn.models.architectures import check_supported
+from resdyn.models.self_check import check_decoder
 
 
 class ModelSourceError(ValueError):
@@ -105,10 +106,11 @@ def _byte_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=sorted(alphabet)[0])
 
 
-def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
+def materialise(run: str, spec: dict, out_dir, base_dir=None) -> dict:
     """Write run `run` (its config entry `spec`) as a float32 HF folder at out_dir.
 
-    base_dir: the prepared folder of `spec["base"]` for `init` runs.
+    base_dir: the prepared folder of `spec["base"]` for `init` runs. Returns what the decoder
+    self-check measured (`resdyn.models.self_check`; {} for closed-form types).
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -155,7 +157,10 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     else:
         raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
-    _save(_text_decoder(model), tokenizer, out_dir)
+    model = _text_decoder(model)
+    report = check_decoder(model)  # generic-engine types: refuse a layer the engine cannot reproduce, before writing
+    _save(model, tokenizer, out_dir)
+    return report
 
 
 @contextmanager
