@@ -78,7 +78,7 @@ def test_generic_layer_reproduces_the_model_in_context_and_alone(model_type):
 def test_generic_jacobians_match_central_differences_in_float64(model_type):
     model = _model(model_type, torch.float64)
     ins, _ = _layer_io(model, TOKENS)
-    for i in (1, 2):  # exaone4: the full layer without RoPE, then a sliding one
+    for i in (1, 2) if model_type == "exaone4" else (1,):  # exaone4: the full layer without RoPE, and a sliding one
         layer = DecoderLayer(model, i, torch.float64)
         fd = central_differences(lambda h: layer.in_context(h, ins[i][:-1]), ins[i][-1])
         jac = layer.in_context_jacobian(ins[i])

@@ -140,6 +140,28 @@ def _window(config, attn, layer_idx: int, listed: bool):
     return None if getattr(config, "use_sliding_window", True) is False else window
 
 
+class _FixedContext:
+    """A stand-in for transformers' KV cache: first records the prefix's keys and values per layer,
+    then, frozen, puts them (constants, broadcast over any batch) before the new token's own,
+    storing nothing, so that autodiff and vmap see a pure function of the new token's state."""
+
+    def __init__(self):
+        self.kv, self.frozen = {}, False
+
+    @property
+    def length(self) -> int:
+        return next(iter(self.kv.values()))[0].shape[-2]
+
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        if not self.frozen:
+            self.kv[layer_idx] = (key_states.detach(), value_states.detach())
+            return key_states, value_states
+        keys, values = self.kv[layer_idx]
+        n = key_states.shape[0]
+        return (torch.cat([keys.expand(n, *keys.shape[1:]), key_states], dim=-2),
+                torch.cat([values.expand(n, *values.shape[1:]), value_states], dim=-2))
+
+
 class DecoderLayer:
     """One transformers decoder layer as a pure function of its input states."""
 
@@ -171,6 +193,10 @@ class DecoderLayer:
         self.window = _window(self.config, attn, layer_idx, self.listed)
         self.is_gemma4 = self.config.model_type == "gemma4_text"
         self.is_kv_shared = bool(getattr(attn, "is_kv_shared_layer", False))
+        params = inspect.signature(type(self.layer).forward).parameters
+        # the layer's KV-cache argument, through which the in-context protocol feeds the prefix's keys/values
+        self.cache_arg = None if self.is_gemma4 else next(
+            (name for name in ("past_key_values", "layer_past") if name in params), None)
         if self.is_kv_shared and kv_source is None:
             raise ValueError(f"layer {layer_idx} reuses an earlier layer's keys/values: pass that layer as kv_source")
 
@@ -222,10 +248,39 @@ class DecoderLayer:
         if self.is_gemma4:
             kwargs["per_layer_input"] = per_layer_input
             kwargs["shared_kv_states"] = self._shared_kv(kv_input, rope, mask, per_layer_input) if self.is_kv_shared else {}
+        return self._call(kwargs)
+
+    def _call(self, kwargs):
         exact = _Float64Throughout() if self.dtype == torch.float64 and not self.listed else nullcontext()
         with _softmax_in_input_dtype(), exact:
             out = torch.func.functional_call(self.layer, self.params, (), kwargs)
         return out[0] if isinstance(out, tuple) else out
+
+    def _context(self, prefix):
+        """The earlier positions' keys and values (constants), recorded from one forward pass of the
+        prefix (p, d) through the layer's own cache argument; None where the last token is computed
+        with the whole sequence instead (Gemma 4, layers without a cache argument, no prefix)."""
+        if self.cache_arg is None or prefix.shape[0] == 0:
+            return None
+        p = prefix.shape[0]
+        recorder = _FixedContext()
+        with torch.no_grad():
+            self._call(dict(hidden_states=prefix.to(self.dtype)[None], attention_mask=self._mask(p),
+                            position_ids=torch.arange(p, device=self.device)[None],
+                            position_embeddings=self._rope(p), **{self.cache_arg: recorder}))
+        recorder.frozen = True
+        return recorder
+
+    def _last_token(self, h, context):
+        """Output (d,) of the token at position p = len(prefix), its state h (d,), attending to the
+        recorded keys and values of the prefix and to its own."""
+        n = context.length + 1
+        rope = self._rope(n)
+        rope = None if rope is None else tuple(t[:, -1:] for t in rope)
+        mask = self._mask(n)[..., -1:, :]
+        return self._call(dict(hidden_states=h.to(self.dtype)[None, None], attention_mask=mask,
+                               position_ids=torch.tensor([[n - 1]], device=self.device), position_embeddings=rope,
+                               **{self.cache_arg: context}))[0, -1]
 
     # -- the two protocols ----------------------------------------------------
     def single_token(self, h, per_layer_input=None, kv_input=None):
@@ -241,8 +296,11 @@ class DecoderLayer:
         jac = f(h)  # (d, B, d)
         return jac.permute(1, 0, 2)
 
-    def in_context(self, h, prefix, per_layer_input=None, kv_input=None):
+    def in_context(self, h, prefix, per_layer_input=None, kv_input=None, context=None):
         """Output (d,) at the last position, whose state is h (d,), after prefix (p, d) (constants)."""
+        context = self._context(prefix) if context is None else context
+        if context is not None:
+            return self._last_token(h, context)
         x = torch.cat([prefix.to(self.dtype), h.to(self.dtype)[None]])[None]
         opt = lambda t: None if t is None else t.to(self.dtype)[None]  # noqa: E731
         return self.forward(x, opt(per_layer_input), opt(kv_input))[0, -1]
@@ -250,5 +308,7 @@ class DecoderLayer:
     def in_context_jacobian(self, states, per_layer_input=None, kv_input=None):
         """J (d, d) at the last of states (T, d), the earlier positions' keys/values held fixed."""
         states = states.to(self.dtype)
-        f = torch.func.jacrev(lambda h: self.in_context(h, states[:-1], per_layer_input, kv_input), chunk_size=256)
+        context = self._context(states[:-1])  # once: the backward then runs through one token, not T
+        f = torch.func.jacrev(lambda h: self.in_context(h, states[:-1], per_layer_input, kv_input, context),
+                              chunk_size=256)
         return f(states[-1])
