@@ -68,8 +68,10 @@ def test_generic_layer_reproduces_the_model_in_context_and_alone(model_type):
             layer = DecoderLayer(model, i)
             with torch.no_grad():
                 every = layer.forward(ins[i][None])[0]  # all positions: the mask and window as the model's
+                last = layer.in_context(ins[i][-1], ins[i][:-1])  # the prefix's keys/values recorded
                 alone = layer.single_token(ins[i][:1])
             torch.testing.assert_close(every, outs[i], atol=1e-6, rtol=1e-6)
+            torch.testing.assert_close(last, outs[i][-1], atol=1e-6, rtol=1e-6)
             if len(tokens) == 1:
                 torch.testing.assert_close(alone, outs[i], atol=1e-6, rtol=1e-6)
 
@@ -80,7 +82,8 @@ def test_generic_jacobians_match_central_differences_in_float64(model_type):
     ins, _ = _layer_io(model, TOKENS)
     for i in (1, 2) if model_type == "exaone4" else (1,):  # exaone4: the full layer without RoPE, and a sliding one
         layer = DecoderLayer(model, i, torch.float64)
-        fd = central_differences(lambda h: layer.in_context(h, ins[i][:-1]), ins[i][-1])
+        # differences of the whole sequence's last position, not of the engine's recorded-context path
+        fd = central_differences(lambda h: layer.forward(torch.cat([ins[i][:-1], h[None]])[None])[0, -1], ins[i][-1])
         jac = layer.in_context_jacobian(ins[i])
         torch.testing.assert_close(jac, fd, atol=1e-8, rtol=1e-7)
         fd1 = central_differences(layer.single_token, ins[i])

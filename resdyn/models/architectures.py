@@ -106,6 +106,10 @@ MLP_NAMES = ("mlp", "feed_forward", "block_sparse_moe")
 ATTENTION_NAMES = ("self_attn", "attention", "attn")
 
 
+# Norms that only the MLP reads, by name: their input is the residual state after attention.
+PRE_MLP_NORMS = ("pre_feedforward_layernorm", "feedforward_layernorm", "pre_ff_layernorm")
+
+
 def child_named(layer, names: tuple[str, ...]) -> str | None:
     """The first of `names` that is a submodule of `layer`."""
     return next((n for n in names if n in layer._modules), None)
@@ -114,7 +118,8 @@ def child_named(layer, names: tuple[str, ...]) -> str | None:
 def pre_mlp_rule(layer) -> str | None:
     """Where the odd (pre-MLP) snapshot is read for a type outside the tables: the input of
 
-    - `pre_feedforward_layernorm` (sandwich norms, as Gemma 2/3);
+    - a norm named as the MLP's own (`PRE_MLP_NORMS`: Gemma 2/3's sandwich `pre_feedforward_layernorm`,
+      Apertus' `feedforward_layernorm`, Falcon-H1's `pre_ff_layernorm`);
     - the MLP itself when the layer has `post_feedforward_layernorm` and no pre-MLP norm
       (post-norm, as OLMo 2 and EXAONE 4: the MLP reads the residual state directly);
     - `post_attention_layernorm` (pre-norm, as Llama; in a parallel block, as GPT-NeoX, its input is h);
@@ -124,8 +129,9 @@ def pre_mlp_rule(layer) -> str | None:
     """
     names = set(layer._modules)
     mlp = child_named(layer, MLP_NAMES)
-    if "pre_feedforward_layernorm" in names:
-        return "pre_feedforward_layernorm"
+    pre_norm = next((n for n in PRE_MLP_NORMS if n in names), None)
+    if pre_norm is not None:
+        return pre_norm
     if "post_feedforward_layernorm" in names and mlp is not None:
         return mlp
     if "post_attention_layernorm" in names:
