@@ -154,7 +154,8 @@ def pre_mlp_module(model_type: str, layer=None) -> str:
     if model_type in GENERIC_PRE_MLP:
         return GENERIC_PRE_MLP[model_type]
     if layer is None:
-        raise ValueError(f"model_type {model_type!r} has no listed pre-MLP module: pass a decoder layer to read it from")
+        raise ValueError(f"model_type {model_type!r} has no listed pre-MLP module: "
+                         "pass a decoder layer to read it from")
     name = pre_mlp_rule(layer)
     if name is None:
         raise _unsupported(model_type, f"no rule finds the pre-MLP residual state in {type(layer).__name__} "

@@ -119,7 +119,8 @@ def check_standard_layer(model) -> None:
     if "hidden_states" not in params or missing:
         raise UnsupportedArchitecture(
             f"model_type {model_type!r}: decoder layer {type(layers[0]).__name__}.forward does not take the standard "
-            f"call ({', '.join(STANDARD_CALL)}); missing: {', '.join(missing) or 'hidden_states'}. {supported_summary()}")
+            f"call ({', '.join(STANDARD_CALL)}); missing: {', '.join(missing) or 'hidden_states'}. "
+            + supported_summary())
 
 
 def _window(config, attn, layer_idx: int, listed: bool):
