@@ -194,3 +194,21 @@ def test_materialise_refuses_a_broken_layer_before_writing(tmp_path, monkeypatch
     with pytest.raises(SelfCheckFailed, match="'granite'"):
         materialise("g", {"source": "init", "seed": 0, "config": tiny_config("granite")}, tmp_path / "g")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("model_type", ["granite", "mixtral", "olmoe"])
+def test_single_token_job_reads_the_layer_from_a_saved_folder(model_type, tmp_path):
+    """The job loads one layer's tensors from the folder; MoE checkpoints are saved with their experts
+    one by one (transformers fuses them at load), so those are read by transformers' own loader."""
+    import numpy as np
+
+    from resdyn.activations import extract_last_token
+    from resdyn.layer_engines import engine_layer_stats
+
+    model = _model(model_type)
+    model.save_pretrained(tmp_path / "m")
+    token_ids = [TOKENS[:3], TOKENS[3:7], TOKENS[7:]]
+    acts = extract_last_token(model, token_ids)
+    got = engine_layer_stats(tmp_path / "m", 1, "single_token", acts, token_ids, 2, "test")
+    want = DecoderLayer(model, 1).single_token_jacobians(torch.from_numpy(acts[:, 2]))
+    np.testing.assert_allclose(got["mean_J"], want.mean(0).numpy(), atol=1e-5)

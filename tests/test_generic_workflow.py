@@ -35,7 +35,9 @@ def _fixture(folder):
 def test_a_tiny_mixtral_goes_through_preparation_and_the_jacobian_stage(tmp_path):
     work = copy_workflow(tmp_path / "wf")
     config = yaml.safe_load((work / "config" / "tiny.yaml").read_text())
-    config["runs"] = {RUN: {"source": "local", "path": str(_fixture(tmp_path / "fixture")), "protocol": "single_token"}}
+    # declared the null of the config's tiny run (never built here): random weights, exempt from the health gate
+    config["runs"][RUN] = {"source": "local", "path": str(_fixture(tmp_path / "fixture")), "protocol": "single_token",
+                           "null_of": "tiny"}
     config["lyapunov"]["runs"] = config["token_trajectories"]["runs"] = []  # no residual split for the Lyapunov maps
     (work / "mx.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/{RUN}/jacobians/layer_{layer:02d}.npz" for layer in range(3)]

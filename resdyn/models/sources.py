@@ -263,6 +263,12 @@ def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
     weights = layer_tensors(path, layer_idx, device)
     with torch.device("meta"):
         model = with_decoder_alias(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"))
+    if set(weights) != set(model.model.layers[layer_idx].state_dict()):
+        # stored in a layout transformers converts at load (5.x saves Mixtral's, OLMoE's, Qwen3-MoE's experts
+        # one by one and fuses them in the module): only its own loader reads it, for the whole model
+        whole = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="eager",
+                                                     local_files_only=True)
+        return with_decoder_alias(whole).eval().to(device)
     model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
     with torch.device(device):  # the rotary tables are computed at construction, not stored
         model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)
