@@ -119,6 +119,22 @@ def test_self_check_passes(model_type):
     assert max(report["jacobian_single_token"], report["jacobian_in_context"]) < 1e-8
 
 
+@pytest.mark.parametrize("model_type", ["cohere", "mixtral"])
+def test_self_check_of_wide_layers_compares_reverse_mode_products(model_type, monkeypatch):
+    """The wide-layer form of check 5 (uᵀ J v by reverse mode) passes, and fails without float64 throughout."""
+    from contextlib import nullcontext
+
+    from resdyn.models import self_check
+
+    monkeypatch.setattr(self_check, "FULL_JACOBIAN_MAX_D", 8)
+    report = check_decoder(tiny_model(model_type))
+    assert max(report["jacobian_single_token"], report["jacobian_in_context"]) < 1e-8
+    if model_type == "cohere":
+        monkeypatch.setattr(generic, "_Float64Throughout", nullcontext)
+        with pytest.raises(SelfCheckFailed, match="'cohere'.*central finite differences"):
+            check_decoder(tiny_model(model_type))
+
+
 def test_closed_form_types_are_not_checked_here():
     assert check_decoder(tiny_model("llama")) == {}
 
