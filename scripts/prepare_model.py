@@ -13,7 +13,10 @@ torch.set_num_threads(snakemake.threads)
 run = snakemake.wildcards.run
 log.info("preparing %s from %s", run, snakemake.params.spec["source"])
 base = snakemake.input.get("base") or None  # a folder for init runs with a base, else []
-materialise(run, dict(snakemake.params.spec), snakemake.output.model, base_dir=base)
+check = materialise(run, dict(snakemake.params.spec), snakemake.output.model, base_dir=base)
+if check:
+    log.info("decoder self-check passed on layers %s in %.1f s; largest relative errors: %s", check["layers"],
+             check["seconds"], ", ".join(f"{k} {v:.1e}" for k, v in check.items() if k not in ("layers", "seconds")))
 prepared = json.loads((Path(snakemake.output.model) / "config.json").read_text())
 # a failed job's output folder is removed by Snakemake: a contradicting model is no output
 check_prepared_model(snakemake.config, run, prepared)

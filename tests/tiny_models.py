@@ -65,8 +65,31 @@ DECODER_CONFIGS = {
 }
 
 
+# Families with no listed adapter: the generic engine, its pre-MLP hook read by rule, the self-check.
+# Windows of 4 tokens so that sliding layers matter on 9-12 tokens.
+GENERIC_CONFIGS = {
+    # residual, attention and embedding multipliers
+    "granite": {"residual_multiplier": 0.7, "attention_multiplier": 0.3, "embedding_multiplier": 2.0,
+                "logits_scaling": 1.5, "attention_bias": True},
+    # LayerNorm with biases; the config's window on every layer (no layer_types)
+    "starcoder2": {"sliding_window": 4, "use_bias": True},
+    # MoE: 2 of 4 experts per token, q/k norms over all heads
+    "olmoe": {"num_experts": 4, "num_experts_per_tok": 2, "norm_topk_prob": False},
+    # MoE and a sliding window on every layer
+    "mixtral": {"num_local_experts": 4, "num_experts_per_tok": 2, "sliding_window": 4},
+    # attention and MLP in parallel from one LayerNorm (float32 upcast inside), per-head q/k LayerNorms
+    "cohere": {"use_qk_norm": True, "logit_scale": 0.5},
+    # a NoPE layer (layer 1) between RoPE layers
+    "smollm3": {"no_rope_layers": [1, 0, 1], "no_rope_layer_interval": 2},
+    # post-attention and post-MLP norms around a pre-norm block, partial RoPE, q/k/v biases
+    "glm4": {"rope_parameters": {"rope_theta": 10000.0, "partial_rotary_factor": 0.5, "rope_type": "default"}},
+    # post-norm (as OLMo 2); sliding layers with RoPE, a full layer without
+    "exaone4": {"sliding_window": 4, "layer_types": ["sliding_attention", "full_attention", "sliding_attention"]},
+}
+
+
 def tiny_config(model_type: str) -> dict:
-    extra = TINY_CONFIGS[model_type] if model_type in TINY_CONFIGS else DECODER_CONFIGS[model_type]
+    extra = {**TINY_CONFIGS, **DECODER_CONFIGS, **GENERIC_CONFIGS}[model_type]
     return {"model_type": model_type, **COMMON, **extra}
 
 

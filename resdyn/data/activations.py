@@ -27,9 +27,9 @@ def _hidden_from(args, kwargs) -> torch.Tensor:
 @contextmanager
 def residual_hooks(model, store: Callable[[int, torch.Tensor], None]):
     """Call store(snapshot_index, hidden_states) at every pre-attention and pre-MLP point."""
-    pre_mlp_name = pre_mlp_module(model.config.model_type)
     handles = []
     for i, layer in enumerate(model.model.layers):
+        pre_mlp_name = pre_mlp_module(model.config.model_type, layer)  # read from the layer for unlisted types
         pre_attn = lambda mod, args, kwargs, s=2 * i: store(s, _hidden_from(args, kwargs))  # noqa: E731
         pre_mlp = lambda mod, args, kwargs, s=2 * i + 1: store(s, _hidden_from(args, kwargs))  # noqa: E731
         handles.append(layer.register_forward_pre_hook(pre_attn, with_kwargs=True))

@@ -22,6 +22,7 @@ import torch
 
 from resdyn.core.io import atomic_folder
 from resdyn.models.architectures import check_supported
+from resdyn.models.self_check import check_decoder
 
 
 class ModelSourceError(ValueError):
@@ -96,10 +97,11 @@ def _byte_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=sorted(alphabet)[0])
 
 
-def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
+def materialise(run: str, spec: dict, out_dir, base_dir=None) -> dict:
     """Write run `run` (its config entry `spec`) as a float32 HF folder at out_dir.
 
-    base_dir: the prepared folder of `spec["base"]` for `init` runs.
+    base_dir: the prepared folder of `spec["base"]` for `init` runs. Returns what the decoder
+    self-check measured (`resdyn.models.self_check`; {} for closed-form types).
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -146,7 +148,10 @@ def materialise(run: str, spec: dict, out_dir, base_dir=None) -> None:
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     else:
         raise ModelSourceError(f"run {run!r}: unknown source {source!r}; use one of hf, local, gguf_package, init")
-    _save(_text_decoder(model), tokenizer, out_dir)
+    model = _text_decoder(model)
+    report = check_decoder(model)  # generic-engine types: refuse a layer the engine cannot reproduce, before writing
+    _save(model, tokenizer, out_dir)
+    return report
 
 
 @contextmanager
@@ -249,6 +254,12 @@ def load_layer(path, layer_idx: int, device: torch.device | str = "cpu"):
     weights = layer_tensors(path, layer_idx, device)
     with torch.device("meta"):
         model = with_decoder_alias(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"))
+    if set(weights) != set(model.model.layers[layer_idx].state_dict()):
+        # stored in a layout transformers converts at load (5.x saves Mixtral's, OLMoE's, Qwen3-MoE's experts
+        # one by one and fuses them in the module): only its own loader reads it, for the whole model
+        whole = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="eager",
+                                                     local_files_only=True)
+        return with_decoder_alias(whole).eval().to(device)
     model.model.layers[layer_idx].load_state_dict(weights, strict=True, assign=True)
     with torch.device(device):  # the rotary tables are computed at construction, not stored
         model.model.rotary_emb = type(model.model.rotary_emb)(config=model.model.config)
