@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from resdyn.jacobians import single_token_jacobians  # noqa: E402
+from resdyn.dynamics.jacobians import single_token_jacobians  # noqa: E402
 from resdyn.models.architectures import architecture_of  # noqa: E402
 from resdyn.models.block import Block  # noqa: E402
 from resdyn.models.generic import DecoderLayer  # noqa: E402

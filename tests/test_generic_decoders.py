@@ -9,7 +9,7 @@ window and a float64 layer that is only float32-accurate.
 import pytest
 import torch
 
-from resdyn.activations import residual_hooks
+from resdyn.data.activations import residual_hooks
 from resdyn.models import generic
 from resdyn.models.architectures import GENERIC_PRE_MLP, UnsupportedArchitecture, engine_of, pre_mlp_module
 from resdyn.models.generic import DecoderLayer
@@ -218,8 +218,8 @@ def test_single_token_job_reads_the_layer_from_a_saved_folder(model_type, tmp_pa
     one by one (transformers fuses them at load), so those are read by transformers' own loader."""
     import numpy as np
 
-    from resdyn.activations import extract_last_token
-    from resdyn.layer_engines import engine_layer_stats
+    from resdyn.data.activations import extract_last_token
+    from resdyn.dynamics.engines import engine_layer_stats
 
     model = _model(model_type)
     model.save_pretrained(tmp_path / "m")
