@@ -123,7 +123,7 @@ def test_every_name_is_defined_in_one_rule_file():
     assert duplicate_definitions(rule_files()) == []
 
 
-def test_the_snakefile_includes_each_rule_file_once_shared_ones_first():
+def test_the_snakefile_includes_every_rule_file_the_shared_ones_first():
     includes = re.findall(r'^\s*include: "(rules/[\w.]+\.smk)"', (ROOT / "Snakefile").read_text(), re.M)
     assert includes[:2] == list(SHARED)
     assert sorted(set(includes)) == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*.smk"))
