@@ -20,12 +20,16 @@ validate(config, "schemas/config.schema.yaml")
 report: "report/workflow.rst"
 
 
+# Names several stages read are defined once, in rules/common.smk and rules/resources.smk;
+# each stage file reads no other file's names (tests/test_rule_files.py).
+include: "rules/common.smk"
+include: "rules/resources.smk"
+
+
 # config/loops.yaml (a `loops` section and no `runs`): the loop study alone, without
 # the decoder pipeline; otherwise the pipeline, plus the loop study where `loops` is set.
 if "runs" in config:
 
-    include: "rules/common.smk"
-    include: "rules/resources.smk"
     include: "rules/models.smk"
     include: "rules/corpus.smk"
     include: "rules/activations.smk"
@@ -33,7 +37,6 @@ if "runs" in config:
     include: "rules/spectra.smk"
     include: "rules/cumulative.smk"
     include: "rules/schur.smk"
-    include: "rules/figures.smk"
     include: "rules/graphs.smk"
     include: "rules/coupling.smk"
     include: "rules/lyapunov.smk"

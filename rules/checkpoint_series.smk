@@ -37,7 +37,7 @@ if CHECKPOINT_SERIES:
         params:
             series=CHECKPOINT_SERIES,
             method=PRIMARY_METHOD,
-            column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+            column_norm=COLUMN_NORM,
         script:
             "../scripts/checkpoint_series_table.py"
 

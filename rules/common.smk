@@ -1,7 +1,12 @@
-# Shared helpers: run list, layer counts (known once a model is prepared), and
-# the registries of final tables and figures that `rule all` asks for.
+# Shared helpers: the checkout on the import path, the config in canonical order; for the
+# decoder pipeline also the run list and the names several stages read (null roles, community
+# methods, the protocol comparison, Jacobian shards), layer counts (known once a model is
+# prepared), and the registries of final tables and figures that `rule all` asks for.
+# Included in both modes: with `runs` (the decoder pipeline, plus the loop study where `loops`
+# is set) and without (config/loops.yaml: the loop study alone).
 import json
 import os
+import re
 import sys
 
 # Scripts import resdyn from this checkout, also inside per-rule conda envs and cluster jobs
@@ -22,14 +27,52 @@ from resdyn.core.config_checks import (
     check_width,
     declared_layers,
 )
+from resdyn.core.run_roles import null_of, null_runs
 
 # Every mapping of the config in sorted key order, at every level: a config that differs
 # only in key order gives every rule the same params (Snakemake compares their repr, key
 # order included), so it reruns nothing. Runs are therefore taken in name order
 # (combined tables' rows, figure panels), not in the order the config lists them.
 canonicalise_in_place(config)
-RUNS = list(config["runs"])
-check_config(config)
+
+if "runs" in config:  # the decoder pipeline
+    RUNS = list(config["runs"])
+    check_config(config)
+
+    # Declared null roles (runs.<name>.null_of), for every stage that sets a null apart
+    NULL_OF = null_of(config["runs"])  # {trained run: its null run}
+    NULL_RUNS = null_runs(config["runs"])
+
+    # Community methods (rules/graphs.smk); the first is the one figures and findings show
+    COMMUNITY_METHODS = list(config["communities"]["methods"])
+    PRIMARY_METHOD = COMMUNITY_METHODS[0]  # the paper's: signed_cpm
+    # Test 3's column norm that the coupling summaries count (coupling.csv holds both)
+    COLUMN_NORM = config["coupling"].get("column_norm", "mean_jacobian")
+
+    # The protocol comparison (rules/protocols.smk): one run's tables in both protocols,
+    # which the findings scorecard scores again
+    PROTOCOL_RUN = config.get("protocol_comparison", {}).get("run")
+    PROTOCOL_NAMES = ["single_token", "in_context"]
+    PROTOCOL_TABLES = [
+        "layer_spectra",
+        "cumulative",
+        "cumulative_summary",
+        "coupling",
+        "coupling_summary",
+        "rate_coupling",
+        "mesoscale",
+    ]
+
+    # Jacobian shards (rules/jacobians.smk): one layer per job, or chunks of consecutive layers.
+    LAYERS_PER_JOB = config["jacobians"].get("layers_per_job", 1)
+    ONE_LAYER_PER_JOB = LAYERS_PER_JOB == 1
+    JACOBIAN_SHARD = "layer_{layer}" if ONE_LAYER_PER_JOB else "layers_{first}-{last}"
+
+    wildcard_constraints:
+        run="|".join(RUNS),
+        layer=r"\d+",
+        name=r"[a-z0-9_]+",
+
 
 # Each stage appends the names of the tables it produces (results/tables/{name}.csv,
 # combined over runs from results/{run}/tables/{name}.csv) and of its figures
@@ -39,12 +82,6 @@ ALL_TABLES = []
 PER_RUN_TABLES = []
 TABLE_RUNS = {}  # name -> the runs a per-run table combines, where not every run
 ALL_FIGURES = []
-
-
-wildcard_constraints:
-    run="|".join(RUNS),
-    layer=r"\d+",
-    name=r"[a-z0-9_]+",
 
 
 # Local scheduling: among the jobs that are ready, Snakemake starts those of highest priority
@@ -94,12 +131,6 @@ def jacobian_files(wildcards):
     )
 
 
-# Jacobian shards (rules/jacobians.smk): one layer per job, or chunks of consecutive layers.
-LAYERS_PER_JOB = config["jacobians"].get("layers_per_job", 1)
-ONE_LAYER_PER_JOB = LAYERS_PER_JOB == 1
-JACOBIAN_SHARD = "layer_{layer}" if ONE_LAYER_PER_JOB else "layers_{first}-{last}"
-
-
 def layers_of_shard(wildcards):
     if ONE_LAYER_PER_JOB:
         return [int(wildcards.layer)]
@@ -132,16 +163,35 @@ def figure_paths(name):
     return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
 
 
-def figure_files(name):
+def figure_files(name, subcategory=None):
     """PNG (shown in the Snakemake report, captioned by report/<stem>.rst) and PDF of a figure.
 
-    <stem> is the name up to its first wildcard: fig1_eigenvalues_{run} -> fig1_eigenvalues.
+    <stem> is the name up to its first wildcard: fig1_eigenvalues_{run} -> fig1_eigenvalues;
+    the report groups the figure under `subcategory` (default: the stem).
     """
     stem = name.split("_{")[0]
     png = report(
         f"results/figures/{name}.png",
         caption=os.path.join(workflow.basedir, "report", f"{stem}.rst"),
         category="Figures",
-        subcategory=stem,
+        subcategory=subcategory or stem,
     )
     return [png, f"results/figures/{name}.pdf"]
+
+
+def loop_model_dir(name):
+    """A loop model's folder (rules/loops.smk): a local model's own, or where loop_prepare puts
+    a hub model. The loop rules read it, and so does the loop resource model."""
+    spec = config["loops"]["models"][name]
+    if spec["source"] == "local":
+        return spec["path"]
+    return f"resources/loop_models/{name}"
+
+
+def loop_model_input(wildcards):
+    return loop_model_dir(wildcards.model)
+
+
+def names_regex(names):
+    """A wildcard constraint that matches exactly `names` (none: matches nothing)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"

@@ -40,7 +40,7 @@ rule coupling_tests:
         n_random_partitions=config["coupling"].get("n_random_partitions", 100),
         alpha=config["coupling"].get("alpha", 0.05),
         seed=config["coupling"].get("seed", 0),
-        column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        column_norm=COLUMN_NORM,
         tail_ties=config["coupling"].get("tail_ties", "include"),
     script:
         "../scripts/coupling_tests.py"
@@ -51,7 +51,7 @@ _FIG_COMMON = dict(
     method=PRIMARY_METHOD,
     null_runs=NULL_RUNS,
     null_of=NULL_OF,
-    column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+    column_norm=COLUMN_NORM,
     regime_bounds=config["spectra"].get("regime_bounds", [0.15625, 0.625]),
     regime_layers={r: config["runs"][r].get("regime_layers") for r in RUNS},
 )

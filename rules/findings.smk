@@ -61,13 +61,13 @@ rule findings:
         **job_resources("light"),
     params:
         runs=RUNS,
-        null_of=NULL_OF,  # declared null roles (rules/figures.smk)
+        null_of=NULL_OF,  # declared null roles
         untrained=[run for run in RUNS if config["runs"][run]["source"] == "init"],
         protocols={
             run: config["runs"][run].get("protocol", "single_token") for run in RUNS
         },
         method=PRIMARY_METHOD,
-        column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+        column_norm=COLUMN_NORM,
         protocol_run=PROTOCOL_RUN,
         protocol_samples=config.get("protocol_comparison", {}).get("n_samples"),
     script:

@@ -2,8 +2,8 @@
 # Graphs depend only on the activations and graphs.*; each community method only on the
 # graphs and its own parameters, so changing gamma reruns signed_cpm alone.
 
-COMMUNITY_METHODS = list(config["communities"]["methods"])
-PRIMARY_METHOD = COMMUNITY_METHODS[0]  # the one figures show (paper: signed_cpm)
+# COMMUNITY_METHODS, PRIMARY_METHOD: rules/common.smk (the coupling, protocol and findings
+# stages read them too)
 
 ALL_TABLES += ["communities", "community_nmi"]
 PER_RUN_TABLES += ["communities", "community_nmi"]

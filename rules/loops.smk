@@ -4,8 +4,56 @@
 # config/loops.yaml runs it alone (no `runs`: the decoder pipeline is not included).
 
 
-include: "loops_common.smk"
+from resdyn.loops.config import check_loops_config, needs_corpus
 
+# rules/common.smk sets up the import path and the canonical config and holds the models'
+# folders (loop_model_dir); rules/resources.smk sizes the jobs (loop_params, loop_resources).
+LOOPS = config.get("loops")
+if not LOOPS and "runs" not in config:
+    raise ValueError(
+        "the config has neither `runs` (the decoder pipeline) nor `loops` (the loop study)"
+    )
+
+LOOP_MODELS = dict(LOOPS["models"]) if LOOPS else {}
+LOOP_STUDY = list(LOOPS["study"]) if LOOPS else []
+LOOP_SERIES = list(LOOPS["checkpoints"]["series"]) if LOOPS else []
+if LOOPS:
+    check_loops_config(LOOPS)
+
+# tables: results/tables/loop_{name}.csv, combined over models from results/loops/{model}/
+LOOP_PER_MODEL = [
+    "loop_spectrum",
+    "loop_convergence",
+    "loop_attribution",
+    "loop_cosine",
+]
+if LOOPS and LOOPS["attribution"]["heatmap_k"] > 0:
+    LOOP_PER_MODEL.append("loop_directions")
+LOOP_TABLES = (
+    (LOOP_PER_MODEL + ["loop_prompts"] + (["loop_checkpoints"] if LOOP_SERIES else []))
+    if LOOPS
+    else []
+)
+LOOP_FIGURES = (
+    ["loop_spectrum", "loop_state_change", "loop_attribution", "loop_cosine"]
+    + (["loop_directions"] if "loop_directions" in LOOP_PER_MODEL else [])
+    + (["loop_checkpoints"] if LOOP_SERIES else [])
+    if LOOPS
+    else []
+)
+# the loop study's own `all` (config/loops.yaml); with the decoder pipeline, its `all` reads
+# ALL_TABLES and ALL_FIGURES
+LOOP_TARGETS = [table_file(t) for t in LOOP_TABLES] + [
+    path for f in LOOP_FIGURES for path in figure_paths(f)
+]
+ALL_TABLES += LOOP_TABLES
+ALL_FIGURES += LOOP_FIGURES
+
+
+# the corpus rows the prompts take, where the prompts are not all listed in the config
+LOOP_PROMPT_INPUTS = (
+    {"corpus": "results/corpus/samples.jsonl"} if LOOPS and needs_corpus(LOOPS) else {}
+)
 
 LOOP_PARAMS = dict(
     dtype=lambda wc: LOOPS["dtype"],
@@ -25,12 +73,11 @@ rule loop_prepare:
     benchmark:
         "benchmarks/out/loops/prepare_{model}.tsv"
     wildcard_constraints:
-        model=_names_regex([n for n, s in LOOP_MODELS.items() if s["source"] == "hf"]),
+        model=names_regex([n for n, s in LOOP_MODELS.items() if s["source"] == "hf"]),
     conda:
         "../envs/gpu.yaml"
     resources:
-        mem_mb=4000,
-        runtime=lambda wc, attempt: int(30 + 10 * loop_params(wc.model) / 1e9) * attempt,
+        **loop_resources("prepare"),
     params:
         spec=lambda wc: LOOP_MODELS[wc.model],
     script:
@@ -39,7 +86,7 @@ rule loop_prepare:
 
 rule loop_prompts:
     input:
-        unpack(loop_prompt_inputs),
+        **LOOP_PROMPT_INPUTS,
     output:
         table="results/tables/loop_prompts.csv",
     log:
@@ -66,7 +113,7 @@ rule loop_spectrum:
     benchmark:
         "benchmarks/out/loops/spectrum_{model}.tsv"
     wildcard_constraints:
-        model=_names_regex(LOOP_STUDY),
+        model=names_regex(LOOP_STUDY),
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -90,7 +137,7 @@ rule loop_attribution:
     benchmark:
         "benchmarks/out/loops/attribution_{model}.tsv"
     wildcard_constraints:
-        model=_names_regex(LOOP_STUDY),
+        model=names_regex(LOOP_STUDY),
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -113,7 +160,7 @@ rule loop_cosine:
     benchmark:
         "benchmarks/out/loops/cosine_{model}.tsv"
     wildcard_constraints:
-        model=_names_regex(LOOP_STUDY),
+        model=names_regex(LOOP_STUDY),
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -136,7 +183,7 @@ rule loop_checkpoint:
     benchmark:
         "benchmarks/out/loops/checkpoint_{model}.tsv"
     wildcard_constraints:
-        model=_names_regex([s["model"] for s in LOOP_SERIES]),
+        model=names_regex([s["model"] for s in LOOP_SERIES]),
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -170,7 +217,7 @@ rule loop_combine:
     benchmark:
         "benchmarks/out/loops/combine_{table}.tsv"
     wildcard_constraints:
-        table=_names_regex(LOOP_PER_MODEL + ["loop_checkpoints"]),
+        table=names_regex(LOOP_PER_MODEL + ["loop_checkpoints"]),
     conda:
         "../envs/graph.yaml"
     script:
@@ -183,7 +230,7 @@ if LOOPS:
         input:
             **{t: f"results/tables/{t}.csv" for t in LOOP_TABLES if t != "loop_prompts"},
         output:
-            **{f: loop_figure_files(f) for f in LOOP_FIGURES},
+            **{f: figure_files(f, subcategory="loops") for f in LOOP_FIGURES},
         log:
             "logs/figures/fig_loops.log",
         benchmark:

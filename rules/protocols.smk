@@ -4,18 +4,7 @@
 
 import math
 
-PROTOCOL_RUN = config.get("protocol_comparison", {}).get("run")
-PROTOCOL_NAMES = ["single_token", "in_context"]
-PROTOCOL_TABLES = [
-    "layer_spectra",
-    "cumulative",
-    "cumulative_summary",
-    "coupling",
-    "coupling_summary",
-    "rate_coupling",
-    "mesoscale",
-]
-
+# PROTOCOL_RUN, PROTOCOL_NAMES, PROTOCOL_TABLES: rules/common.smk (the scorecard reads them too)
 PROTOCOL_REPEATS = math.ceil(
     3
     * 42
@@ -101,7 +90,7 @@ if PROTOCOL_RUN:
         params:
             run=PROTOCOL_RUN,
             method=PRIMARY_METHOD,
-            column_norm=config["coupling"].get("column_norm", "mean_jacobian"),
+            column_norm=COLUMN_NORM,
         script:
             "../scripts/protocol_comparison.py"
 

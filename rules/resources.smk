@@ -5,7 +5,8 @@
 # A rule opts in with
 #     resources:
 #         **job_resources("gpu_jacobian"),
-# where the class is one of RESOURCE_CLASSES. Values grow with `attempt`, so a job
+# where the class is one of RESOURCE_CLASSES, or, in the loop study (rules/loops.smk), with
+# **loop_resources(kind) for a kind of LOOP_JOB_KINDS. Values grow with `attempt`, so a job
 # that was preempted or ran out of time or memory is resubmitted (profile `retries`)
 # with more. A profile's `set-resources` still overrides any of them.
 import json
@@ -46,6 +47,21 @@ def _params_from_hf_config(cfg):
     return n_layers * (4 * d * d + 3 * d * inter) + 2 * vocab * d, d, n_layers
 
 
+def _weight_bytes(folder, suffixes=_WEIGHT_SUFFIXES):
+    """Bytes of the weight files in `folder` (0 when it holds none or does not exist)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.iterdir() if p.suffix in suffixes)
+
+
+def _grown(mem, minutes, attempt):
+    """(mem_mb, runtime) of a job's `attempt`: a retried job gets half its memory again and
+    its whole wall time again per retry."""
+    grow = 1 + 0.5 * (attempt - 1)
+    return int(math.ceil(mem * grow)), int(math.ceil(minutes * attempt))
+
+
 def _prepared_config(run):
     """config.json of the run's prepared model, or None while it is not prepared yet."""
     try:
@@ -66,11 +82,7 @@ def model_shape(run):
     if cfg_path is not None:
         cfg = json.loads(cfg_path.read_text())
         params, d, n_layers = _params_from_hf_config(cfg)
-        weight_bytes = sum(
-            p.stat().st_size
-            for p in cfg_path.parent.iterdir()
-            if p.suffix in _WEIGHT_SUFFIXES
-        )
+        weight_bytes = _weight_bytes(cfg_path.parent)
         if weight_bytes:
             params = weight_bytes / 4  # prepared folders hold float32 weights
         return params, d, n_layers
@@ -133,8 +145,7 @@ def _needs(kind, run, attempt):
         mem, minutes = 2000 + 2 * acts, 30
     else:
         raise ValueError(f"resource class {kind!r}: use one of {RESOURCE_CLASSES}")
-    grow = 1 + 0.5 * (attempt - 1)
-    return int(math.ceil(mem * grow)), int(math.ceil(minutes * attempt))
+    return _grown(mem, minutes, attempt)
 
 
 def _largest_run():
@@ -159,4 +170,66 @@ def job_resources(kind, repeats=1):
         "mem_mb": lambda wildcards, attempt: _needs(kind, _run(wildcards), attempt)[0],
         "runtime": lambda wildcards, attempt: repeats
         * _needs(kind, _run(wildcards), attempt)[1],
+    }
+
+
+# -- the loop study (rules/loops.smk): loop models by name ({model}), sized from their
+# parameters and the job's tangent steps.
+LOOP_JOB_KINDS = ("prepare", "spectrum", "attribution", "cosine", "checkpoint")
+_LOOP_DEFAULT_PARAMS = {"ouro": 1.4e9, "huginn": 3.5e9}  # the two published models
+
+
+def loop_params(name):
+    """Parameters of loop model `name`: from the folder's safetensors once present (published
+    as bf16), else from the hub id ('Ouro-1.4B'), else the architecture's published model.
+    """
+    spec = config["loops"]["models"][name]
+    return (
+        _weight_bytes(loop_model_dir(name), (".safetensors",)) / 2
+        or _size_from_name(spec.get("model_id", ""))
+        or _LOOP_DEFAULT_PARAMS[spec["arch"]]
+    )
+
+
+def _loop_work(kind):
+    """Tangent-steps of a job: prompts x loop steps x probes (the JVP batch)."""
+    loops = config["loops"]
+    if kind == "spectrum":
+        s = loops["spectrum"]
+        return loops["prompts"]["n"] * s["loop_steps"] * s["k"]
+    if kind == "attribution":
+        a = loops["attribution"]
+        return 2 * loops["prompts"]["n"] * a["loop_steps"] * max(a["k"], a["heatmap_k"])
+    if kind == "cosine":
+        return loops["prompts"]["n"] * loops["cosine"]["loops"]
+    if kind == "checkpoint":
+        c = loops["checkpoints"]
+        return c["n_prompts"] * c["loop_steps"]
+    raise ValueError(f"loop job kind {kind!r}: use one of {LOOP_JOB_KINDS}")
+
+
+def _loop_needs(kind, model, attempt):
+    """(mem_mb, runtime_minutes) for one loop-study job of `kind` on loop model `model`."""
+    params = loop_params(model)
+    if kind == "prepare":  # a download: the time grows with the weights
+        mem, minutes = 4000, 30 + 10 * params / 1e9
+    else:  # a GPU job: float32 weights in host memory; time ~ parameters x tokens x steps
+        weights = 4 * params / 2**20
+        gflop = params / 1e9
+        mem = 2.5 * weights + 4000
+        minutes = 20 + 2e-4 * gflop * config["loops"]["max_tokens"] * _loop_work(kind)
+    return _grown(mem, minutes, attempt)
+
+
+def loop_resources(kind):
+    """Resource functions {mem_mb, runtime} for a loop-study rule of `kind` on model {model}."""
+    if kind not in LOOP_JOB_KINDS:
+        raise ValueError(f"loop job kind {kind!r}: use one of {LOOP_JOB_KINDS}")
+    return {
+        "mem_mb": lambda wildcards, attempt: _loop_needs(
+            kind, wildcards.model, attempt
+        )[0],
+        "runtime": lambda wildcards, attempt: _loop_needs(
+            kind, wildcards.model, attempt
+        )[1],
     }

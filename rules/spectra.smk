@@ -1,7 +1,16 @@
-# Per-layer spectral geometry of the mean Jacobians, and its regime summaries.
+# Per-layer spectral geometry of the mean Jacobians, its regime summaries, and their
+# figures (1, 2, 3 and S6).
 
 ALL_TABLES += ["layer_spectra", "regime_means", "table2_self_alignment"]
 PER_RUN_TABLES += ["layer_spectra"]
+ALL_FIGURES += expand("fig1_eigenvalues_{run}", run=RUNS)
+ALL_FIGURES += [
+    "fig2_profiles",
+    "fig2_regimes",
+    "fig3_nonnormality",
+    "fig3_regimes",
+    "figS6_forward_alignment",
+]
 
 
 rule spectra:
@@ -42,3 +51,38 @@ rule regime_tables:
         "../envs/graph.yaml"
     script:
         "../scripts/regime_tables.py"
+
+
+rule fig_eigenvalues:
+    input:
+        "results/{run}/eigenvalues.npz",
+    output:
+        figure_files("fig1_eigenvalues_{run}"),
+    log:
+        "logs/figures/fig1_eigenvalues_{run}.log",
+    benchmark:
+        "benchmarks/out/figures/fig1_eigenvalues_{run}.tsv"
+    conda:
+        "../envs/plot.yaml"
+    script:
+        "../scripts/fig_eigenvalues.py"
+
+
+rule fig_layer_profiles:
+    input:
+        table=table_file("layer_spectra"),
+        means=table_file("regime_means"),
+    output:
+        profiles=figure_files("fig2_profiles"),
+        regimes=figure_files("fig2_regimes"),
+        nonnormality=figure_files("fig3_nonnormality"),
+        nonnormality_regimes=figure_files("fig3_regimes"),
+        forward=figure_files("figS6_forward_alignment"),
+    log:
+        "logs/figures/fig_layer_profiles.log",
+    benchmark:
+        "benchmarks/out/figures/fig_layer_profiles.tsv"
+    conda:
+        "../envs/plot.yaml"
+    script:
+        "../scripts/fig_layer_profiles.py"

@@ -2,13 +2,11 @@
 # variance shares, collapse episodes. Generation is a GPU rule (one job per run); the
 # statistics pool the runs (normalisation per run; regimes at the config's fixed thresholds,
 # recounted over a grid of them in trajectory_regime_sensitivity).
-from resdyn.core.run_roles import null_runs
-
 TRAJ = config["token_trajectories"]
 # default: every run that is not a declared null (`null_of`: random weights would set the pooled thresholds)
 # ([]: the stage is off)
 TRAJ_RUNS = (
-    [r for r in RUNS if r not in null_runs(config["runs"])]
+    [r for r in RUNS if r not in NULL_RUNS]
     if TRAJ.get("runs") is None
     else list(TRAJ["runs"])
 )

@@ -1,4 +1,5 @@
-"""A layer's Jacobian statistics by the engines outside `Block`: Gemma 4's closed form and the generic one.
+"""A layer's Jacobian statistics by engine: a Jacobian job's choice of engine and protocol, and the
+engines outside `Block` (Gemma 4's closed form and the generic one).
 
 Implements Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual Stream",
 Appendix A.2, for the architectures without a closed form.
@@ -11,19 +12,82 @@ activations for lone tokens; that layer's prefix states in context).
 `precision` is jacobians.precision, as for `Block`: "single" (float32; σ_min below its
 resolution censored), "double" (float64 throughout) or "auto" (float32, and the samples whose
 σ_min float32 cannot resolve again in float64, by the same engine on float64 weights).
+
+`layer_stats_by_engine` is the one entry of a Jacobian job: it picks the engine for the model
+type (`Block`'s closed form, Gemma 4's, or autodiff through the layer) and the protocol
+(single token: each layer's weights alone; in context: one forward pass of the whole model
+per sample for all the job's layers) and yields each layer's file arrays.
 """
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from resdyn.core.device import in_batches_that_fit
+from resdyn.core.logs import Progress
 from resdyn.data.activations import block_inputs
-from resdyn.dynamics.jacobians import JacobianAccumulator, check_precision
+from resdyn.data.corpus import read_jsonl
+from resdyn.data.tokens import encode_all
+from resdyn.dynamics.jacobians import JacobianAccumulator, check_precision, single_token_layer_stats
+from resdyn.dynamics.protocols import PROTOCOLS, protocol_layer_arrays
 from resdyn.models.architectures import engine_of
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs, per_layer_inputs_from_folder
 from resdyn.models.generic import DecoderLayer
-from resdyn.models.sources import load_layer
+from resdyn.models.layer_files import single_token_block
+from resdyn.models.sources import load_layer, load_prepared, load_tokenizer, prepared_config
+
+
+def layer_stats_by_engine(path, layers: list[int], protocol: str, activations, corpus_path, *, run: str,
+                          bos: str = "auto", n_samples: int | None = None, batch_size: int = 32,
+                          precision: str = "single", device="cpu",
+                          log: logging.Logger | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """(layer, layer-file arrays) for each of `layers` of run `run`'s prepared folder `path`, in order.
+
+    activations (N, 2L, d), possibly memory-mapped; the first `n_samples` samples (None: all)
+    are used. The corpus (`corpus_path`, JSON lines) is tokenized, with `bos` as
+    resdyn.tokens.encode_all, only where the tokens are needed: in context (the earlier
+    positions' states come from a forward pass of the whole model, loaded to `device`) and for
+    Gemma 4 (its per-layer input of each sample's last token). Single token, each layer is
+    yielded as soon as it is done, so a job of several layers holds one at a time.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"runs.{run}.protocol = {protocol!r}: use one of {PROTOCOLS}")
+    check_precision(precision)
+    log = log or logging.getLogger("resdyn")
+    engine = engine_of(prepared_config(Path(path))["model_type"])  # block, gemma4 or generic
+    model = token_ids = None
+    if protocol != "single_token":  # the earlier tokens' states come from a forward pass of the full model
+        model, tokenizer = load_prepared(path, device=device)
+    elif engine == "gemma4":  # Gemma 4 reads each sample's last token (its per-layer input)
+        tokenizer = load_tokenizer(path)
+    if protocol != "single_token" or engine == "gemma4":
+        token_ids = encode_all(tokenizer, read_jsonl(corpus_path), bos)[:n_samples]
+
+    if protocol == "single_token":
+        for layer in layers:
+            where = f"run {run}, layer {layer}"
+            if engine == "block":  # only the block's weights, read without importing transformers
+                states = activations[:n_samples, 2 * layer]
+                block = single_token_block(path, layer, device=device)
+                progress = Progress(log, len(states), f"{where} (single_token) Jacobians")
+                yield layer, single_token_layer_stats(block, states, batch_size, where, progress, precision)
+            else:  # Gemma 4's closed form, or autodiff through the layer
+                progress = Progress(log, len(activations[:n_samples]), f"{where} ({protocol}) Jacobians")
+                yield layer, engine_layer_stats(path, layer, protocol, activations[:n_samples], token_ids,
+                                                batch_size, where, progress, device=device, precision=precision)
+        return
+    # in context: samples outer, one forward pass per sample gives every layer's prefix states
+    progress = Progress(log, len(token_ids), f"run {run}, layers {layers[0]}-{layers[-1]} (in_context) samples")
+    if engine == "block":
+        arrays, _ = protocol_layer_arrays(model, token_ids, run, progress, precision, layers, protocols=("in_context",))
+        results = arrays["in_context"]
+    else:  # autodiff through the layers
+        results = engine_in_context_stats(model, layers, token_ids, f"run {run}", progress, precision)
+    yield from zip(layers, results)
 
 
 def _kv_source(config, layer: int) -> int | None:
