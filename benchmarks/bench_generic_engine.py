@@ -30,6 +30,7 @@ from resdyn.models.generic import DecoderLayer  # noqa: E402
 from resdyn.models.in_context import in_context_jacobians  # noqa: E402
 from resdyn.models.sources import with_decoder_alias  # noqa: E402
 from tiny_models import GENERIC_CONFIGS, tiny_config  # noqa: E402
+from timing import interleaved_best  # noqa: E402
 
 SHAPE = dict(hidden_size=576, intermediate_size=1536, num_attention_heads=9, num_key_value_heads=3, head_dim=64,
              vocab_size=1000, num_hidden_layers=3, max_position_embeddings=512)
@@ -57,24 +58,11 @@ def states_of(model, n: int) -> torch.Tensor:
         return model(input_ids=ids, output_hidden_states=True).hidden_states[1][0]
 
 
-def best_of(fns, rounds: int = 5) -> list[float]:
-    """Smallest wall time of each function over rounds that call them in turn."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
-
-
 def family_row(model_type: str, samples: int) -> tuple[str, float, float, float]:
     model = model_of(model_type)
     x = states_of(model, CONTEXT)
     layer = DecoderLayer(model, 1)
-    single, context = best_of([lambda: layer.single_token_jacobians(x[:samples]), lambda: layer.in_context_jacobian(x)],
+    single, context = interleaved_best([lambda: layer.single_token_jacobians(x[:samples]), lambda: layer.in_context_jacobian(x)],
                               rounds=2)
     ref = DecoderLayer(model, 1, torch.float64).single_token_jacobians(x[:2].double())
     err = float((layer.single_token_jacobians(x[:2]).double() - ref).abs().max() / ref.abs().max())
@@ -87,7 +75,7 @@ def closed_form_rows(samples: int):
     block, generic = Block(model, 1, architecture_of("llama")), DecoderLayer(model, 1)
     prefix = x[:-1]
     ctx = block.context(prefix)
-    t = best_of([lambda: single_token_jacobians(block, x[:samples]),
+    t = interleaved_best([lambda: single_token_jacobians(block, x[:samples]),
                  lambda: generic.single_token_jacobians(x[:samples]),
                  lambda: in_context_jacobians(block, x[-1:], [ctx]),
                  lambda: generic.in_context_jacobian(x)])

@@ -27,6 +27,7 @@ from resdyn.dynamics.jacobians import (autodiff_in_context_jacobian, autodiff_si
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block, rotary_tables
 from resdyn.models.in_context import in_context_jacobians
+from timing import interleaved_best
 
 
 def load_model(path=None):
@@ -49,20 +50,6 @@ def _timed(fn, repeats):
     for _ in range(repeats):
         out = fn()
     return (time.perf_counter() - start) / repeats, out
-
-
-def _interleaved_best(fns, rounds: int = 5) -> list[float]:
-    """Smallest wall time of each function over `rounds` rounds that call them in turn: a ratio
-    of two such times is little disturbed by neighbours on a shared machine."""
-    for fn in fns:
-        fn()  # warm-up
-    best = [float("inf")] * len(fns)
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def matmul_gflops(d: int, repeats: int = 20) -> float:
@@ -146,7 +133,7 @@ def measure(model, layer: int = 0, samples: int = 8, context: int = 32) -> Engin
     t_ctx_batched, ctx_batched = _timed(
         lambda: in_context_jacobians(block32, prefixes[:, -1], [block32.context(p[:-1]) for p in prefixes]), 3)
     t_ctx_closed, t_ctx_batched = t_ctx_closed / samples, t_ctx_batched / samples
-    best_single, best_ctx, best_batched = _interleaved_best([
+    best_single, best_ctx, best_batched = interleaved_best([
         lambda: single_token_jacobians(block32, states),
         lambda: [in_context_jacobian(block32, p) for p in prefixes],
         lambda: in_context_jacobians(block32, prefixes[:, -1], [block32.context(p[:-1]) for p in prefixes])])
