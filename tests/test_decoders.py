@@ -8,7 +8,7 @@ from resdyn.models.architectures import UnsupportedArchitecture, engine_of, pre_
 from resdyn.models.gemma4 import Gemma4Block, kv_source_of, per_layer_inputs
 from resdyn.models.generic import DecoderLayer
 from resdyn.models.sources import with_decoder_alias
-from tiny_models import DECODER_CONFIGS, tiny_model
+from tiny_models import DECODER_CONFIGS, layer_io, tiny_gemma4_moe, tiny_model
 from finite_differences import central_differences
 
 TYPES = sorted(DECODER_CONFIGS)
@@ -38,21 +38,6 @@ def _sides(model, tokens, i, states):
     return per_layer_inputs(model, tokens, i), None if j is None else states[j]
 
 
-def _layer_io(model, tokens):
-    ins, outs = {}, {}
-    hooks = []
-    for i, layer in enumerate(model.model.layers):
-        hooks.append(layer.register_forward_pre_hook(
-            lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])[0].clone()), with_kwargs=True))
-        hooks.append(layer.register_forward_hook(
-            lambda m, a, o, i=i: outs.__setitem__(i, (o[0] if isinstance(o, tuple) else o)[0].clone())))
-    with torch.no_grad():
-        model.model(input_ids=torch.tensor([tokens]), use_cache=False)
-    for h in hooks:
-        h.remove()
-    return ins, outs
-
-
 def test_engines_and_unsupported_types():
     assert [engine_of(t) for t in ("llama", "gemma4_text", "gpt_neox", "phi3", "qwen3_moe")] == \
         ["block", "gemma4", "generic", "generic", "generic"]
@@ -65,7 +50,7 @@ def test_generic_layer_reproduces_the_model_in_context_and_alone(model_type):
     model = _model(model_type)
     layers = _layers(model, torch.float32)
     for tokens in (TOKENS, TOKENS[:1]):
-        ins, outs = _layer_io(model, tokens)
+        ins, outs = layer_io(model, tokens)
         for i, layer in layers.items():
             e, kv = _sides(model, tokens, i, ins)
             with torch.no_grad():
@@ -77,7 +62,7 @@ def test_generic_layer_reproduces_the_model_in_context_and_alone(model_type):
 def test_generic_jacobians_match_central_differences_in_float64(model_type):
     model = _model(model_type, torch.float64)
     layers = _layers(model, torch.float64)
-    ins, _ = _layer_io(model, TOKENS)
+    ins, _ = layer_io(model, TOKENS)
     for i in (1, model.config.num_hidden_layers - 1):  # gemma4: global, and the last (KV-shared, global) layer
         layer = layers[i]
         e, kv = _sides(model, TOKENS, i, ins)
@@ -94,7 +79,7 @@ def test_generic_jacobians_match_central_differences_in_float64(model_type):
 def test_generic_protocols_agree_on_a_one_token_prompt(model_type):
     model = _model(model_type, torch.float64)
     layers = _layers(model, torch.float64)
-    ins, _ = _layer_io(model, TOKENS[:1])
+    ins, _ = layer_io(model, TOKENS[:1])
     for i, layer in layers.items():
         e, kv = _sides(model, TOKENS[:1], i, ins)
         torch.testing.assert_close(layer.in_context_jacobian(ins[i], e, kv), layer.single_token_jacobians(ins[i], e, kv)[0])
@@ -127,7 +112,7 @@ def test_gemma4_kv_sharing_layout_of_the_fixture():
 def test_gemma4_block_reproduces_the_layer_on_a_single_token():
     model = _model("gemma4_text")
     blocks = _gemma4_blocks(model, torch.float32)
-    ins, outs = _layer_io(model, TOKENS[:1])
+    ins, outs = layer_io(model, TOKENS[:1])
     for i, block in blocks.items():
         e, kv = _sides(model, TOKENS[:1], i, ins)
         torch.testing.assert_close(block(ins[i], e, kv), outs[i], atol=1e-6, rtol=1e-6)
@@ -136,7 +121,7 @@ def test_gemma4_block_reproduces_the_layer_on_a_single_token():
 def test_gemma4_closed_form_matches_transformers_autodiff_and_finite_differences():
     model = _model("gemma4_text", torch.float64)
     blocks, layers = _gemma4_blocks(model, torch.float64), _layers(model, torch.float64)
-    ins, _ = _layer_io(model, TOKENS)  # states of 9 tokens, each taken alone at position 0
+    ins, _ = layer_io(model, TOKENS)  # states of 9 tokens, each taken alone at position 0
     for i, block in blocks.items():
         e, kv = _sides(model, TOKENS, i, ins)
         closed = block.single_token_jacobian(ins[i], e, kv)
@@ -149,7 +134,7 @@ def test_gemma4_kv_shared_attention_step_is_the_identity_alone_and_query_only_in
     """Shared layer 4 alone: J does not depend on its attention weights (W_q, W_o only shift h1);
     in context: the reused K/V are constants, so zeroing W_q (uniform attention) changes J."""
     model = _model("gemma4_text", torch.float64)
-    ins, _ = _layer_io(model, TOKENS)
+    ins, _ = layer_io(model, TOKENS)
     e, kv = _sides(model, TOKENS, 4, ins)
     src = Gemma4Block(model, 1, torch.float64)
     block = Gemma4Block(model, 4, torch.float64, source=src)
@@ -184,7 +169,7 @@ def test_odd_snapshots_read_where_each_type_says():
 
 def test_prefix_states_work_for_gpt_neox():
     model = _model("gpt_neox")
-    ins, _ = _layer_io(model, TOKENS)
+    ins, _ = layer_io(model, TOKENS)
     torch.testing.assert_close(prefix_states(model, TOKENS, 2), ins[2])
 
 
@@ -232,20 +217,10 @@ def test_gemma4_per_layer_inputs_read_from_the_folder_match_the_model(tmp_path):
 
 
 def _gemma4_moe(dtype=torch.float32):
-    """Gemma 4 with MoE blocks (as 26B-A4B): no closed form, so the generic engine takes it."""
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from tiny_models import tiny_config
-
-    cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
-                                  "top_k_experts": 2, "moe_intermediate_size": 16})
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    """Gemma 4 with MoE blocks: no closed form, so the generic engine takes it."""
+    model = tiny_gemma4_moe()
     model.config._experts_implementation = "eager"
-    return model.eval().to(dtype)
+    return model.to(dtype)
 
 
 def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
@@ -256,7 +231,7 @@ def test_gemma4_moe_layers_take_the_generic_engine(tmp_path):
     with pytest.raises(ValueError, match="enable_moe_block"):
         Gemma4Block(model, 0)
     layers = _layers(model, torch.float64)
-    ins, outs = _layer_io(model, TOKENS)
+    ins, outs = layer_io(model, TOKENS)
     for i in (0, 4):  # a sliding layer, and the KV-shared global one
         e, kv = _sides(model, TOKENS, i, ins)
         with torch.no_grad():
@@ -299,7 +274,7 @@ def test_engine_precision_double_and_auto_give_the_float64_jacobians(model_type,
     layers64 = _layers(model64, torch.float64)
     ref = []
     for ids in token_ids:
-        ins, _ = _layer_io(model64, ids)
+        ins, _ = layer_io(model64, ids)
         e, kv = _sides(model64, ids, layer, ins)
         if protocol == "single_token":
             e = None if e is None else e[-1:]
@@ -344,7 +319,7 @@ def test_engine_in_context_chunk_makes_one_forward_pass_per_sample(tmp_path):
         for name in ("mean_J_f64", "sigma_min", "kappa", "col_norm_mean"):
             np.testing.assert_array_equal(got[name], alone[name])
     # and layer 4 (KV-shared with layer 1) is the autodiff Jacobian at its own prefix
-    ins, _ = _layer_io(model, token_ids[1])
+    ins, _ = layer_io(model, token_ids[1])
     e, kv = _sides(model, token_ids[1], 4, ins)
     jac = _layers(model, torch.float32)[4].in_context_jacobian(ins[4], e, kv)
     assert abs(chunk[2]["sigma_max"][1] - torch.linalg.matrix_norm(jac.double(), 2).item()) < 1e-5

@@ -15,7 +15,7 @@ from resdyn.models.architectures import GENERIC_PRE_MLP, UnsupportedArchitecture
 from resdyn.models.generic import DecoderLayer
 from resdyn.models.self_check import SelfCheckFailed, check_decoder
 from resdyn.models.sources import with_decoder_alias
-from tiny_models import GENERIC_CONFIGS, tiny_model
+from tiny_models import GENERIC_CONFIGS, layer_io, tiny_model
 
 TYPES = sorted(GENERIC_CONFIGS)
 TOKENS = [5, 17, 42, 8, 99, 23, 61, 7, 150]
@@ -25,21 +25,6 @@ def _model(model_type, dtype=torch.float32):
     model = with_decoder_alias(tiny_model(model_type)).to(dtype)
     model.config._experts_implementation = "eager"  # torch's grouped_mm takes no float64
     return model
-
-
-def _layer_io(model, tokens):
-    """Every layer's input and output states (T, d) in the model's own forward pass."""
-    ins, outs, hooks = {}, {}, []
-    for i, layer in enumerate(model.model.layers):
-        hooks.append(layer.register_forward_pre_hook(
-            lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])[0].clone()), with_kwargs=True))
-        hooks.append(layer.register_forward_hook(
-            lambda m, a, o, i=i: outs.__setitem__(i, (o[0] if isinstance(o, tuple) else o)[0].clone())))
-    with torch.no_grad():
-        model.model(input_ids=torch.tensor([tokens]), use_cache=False)
-    for h in hooks:
-        h.remove()
-    return ins, outs
 
 
 def test_any_causal_lm_takes_the_generic_engine_and_others_are_refused():
@@ -62,7 +47,7 @@ def test_fixture_windows_and_hooks_are_the_ones_the_tests_mean():
 def test_generic_layer_reproduces_the_model_in_context_and_alone(model_type):
     model = _model(model_type)
     for tokens in (TOKENS, TOKENS[:1]):
-        ins, outs = _layer_io(model, tokens)
+        ins, outs = layer_io(model, tokens)
         for i in range(model.config.num_hidden_layers):
             layer = DecoderLayer(model, i)
             with torch.no_grad():
@@ -87,7 +72,7 @@ def _differences(f, x, eps=1e-6):
 @pytest.mark.parametrize("model_type", TYPES)
 def test_generic_jacobians_match_central_differences_in_float64(model_type):
     model = _model(model_type, torch.float64)
-    ins, _ = _layer_io(model, TOKENS)
+    ins, _ = layer_io(model, TOKENS)
     for i in (1, 2) if model_type == "exaone4" else (1,):  # exaone4: the full layer without RoPE, and a sliding one
         layer = DecoderLayer(model, i, torch.float64)
         # differences of the whole sequence's last position, not of the engine's recorded-context path
@@ -104,7 +89,7 @@ def test_generic_jacobians_match_central_differences_in_float64(model_type):
 @pytest.mark.parametrize("model_type", TYPES)
 def test_generic_protocols_agree_on_a_one_token_prompt(model_type):
     model = _model(model_type, torch.float64)
-    ins, _ = _layer_io(model, TOKENS[:1])
+    ins, _ = layer_io(model, TOKENS[:1])
     for i in range(model.config.num_hidden_layers):
         layer = DecoderLayer(model, i, torch.float64)
         torch.testing.assert_close(layer.in_context_jacobian(ins[i]), layer.single_token_jacobians(ins[i])[0],

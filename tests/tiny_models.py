@@ -104,3 +104,30 @@ def tiny_model(model_type: str, seed: int = 0):
             if hasattr(layer, "layer_scalar"):  # Gemma 4: a buffer, 1 at initialisation
                 layer.layer_scalar.fill_(0.8)
     return model.eval()
+
+
+def layer_io(model, tokens):
+    """Every layer's input and output states (T, d) in the model's own forward pass."""
+    ins, outs, hooks = {}, {}, []
+    for i, layer in enumerate(model.model.layers):
+        hooks.append(layer.register_forward_pre_hook(
+            lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])[0].clone()), with_kwargs=True))
+        hooks.append(layer.register_forward_hook(
+            lambda m, a, o, i=i: outs.__setitem__(i, (o[0] if isinstance(o, tuple) else o)[0].clone())))
+    with torch.no_grad():
+        model.model(input_ids=torch.tensor([tokens]), use_cache=False)
+    for h in hooks:
+        h.remove()
+    return ins, outs
+
+
+def tiny_gemma4_moe():
+    """Gemma 4 with MoE blocks (as 26B-A4B), weights perturbed, float32, eager attention."""
+    cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
+                                  "top_k_experts": 2, "moe_intermediate_size": 16})
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
