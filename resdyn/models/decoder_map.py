@@ -59,6 +59,9 @@ from typing import Callable
 
 import torch
 
+from resdyn.models.generic import _LISTED as LISTED_TYPES
+from resdyn.models.generic import _window as sliding_window
+
 Map = Callable[[torch.Tensor], torch.Tensor]
 
 # model_type -> residual split (see the module docstring); any other type: the whole layer call
@@ -75,6 +78,10 @@ _ATTENTIONS = ("self_attn", "attention", "attn")
 
 class DecoderMapError(ValueError):
     """A model the maps cannot serve; the message names its type and the reason."""
+
+
+class _FirstState(Exception):
+    """Raised by the hook that reads layer 0's input, ending the forward there."""
 
 
 class _ContextKV:
@@ -189,11 +196,14 @@ class LayerMap:
         self.attn_cache = _argument(self.attention.forward, "past_key_values", "layer_past")
         types = getattr(cfg, "layer_types", None)
         self.kind = types[index] if types else "full_attention"  # rotary table and mask kind
-        window = getattr(self.attention, "sliding_window", None)
-        if window is None and (self.kind == "sliding_attention" or not types):
-            # Mistral/Phi-3 apply config.sliding_window to every layer; Qwen 2 only with use_sliding_window
-            if getattr(cfg, "use_sliding_window", True) is not False:
-                window = getattr(cfg, "sliding_window", None)
+        if decoder.model_type in LISTED_TYPES:
+            window = getattr(self.attention, "sliding_window", None)
+            if window is None and (self.kind == "sliding_attention" or not types):
+                # Mistral/Phi-3 apply config.sliding_window to every layer; Qwen 2 only with use_sliding_window
+                if getattr(cfg, "use_sliding_window", True) is not False:
+                    window = getattr(cfg, "sliding_window", None)
+        else:  # as transformers' mask mapping reads it, like the Jacobian stage (EXAONE 4 stores a window
+            window = sliding_window(cfg, self.attention, index, listed=False)  # on its full layers too)
         self.window = window
         self.gemma4 = decoder.model_type == "gemma4_text"
         self.kv_shared = bool(getattr(self.attention, "is_kv_shared_layer", False))
@@ -260,6 +270,7 @@ class SamplePass:
             self.per_layer_inputs = None  # Gemma 4: (1, n, L, p), a function of the token ids only
             if getattr(self.config, "hidden_size_per_layer_input", None):
                 self.per_layer_inputs = self.core.project_per_layer_inputs(emb, self.core.get_per_layer_inputs(ids, emb))
+            emb = self._first_state(ids)
             pos = torch.arange(self.n, device=self.device).reshape(1, -1)
             self._rope_table = {lm.kind: dec.rope(emb, pos, lm.kind) for lm in dec.maps}
             self.hidden, self.kv, self.shared_kv, self.attn_weights = [emb], [], [], []
@@ -279,6 +290,25 @@ class SamplePass:
                 self.hidden.append(h)
         if check:
             self._check(model, ids)
+
+    def _first_state(self, ids):
+        """The state entering layer 0 as the model's own forward makes it (Granite scales its
+        embeddings by `embedding_multiplier` there, outside the embedding module): the forward
+        stops at layer 0's input."""
+        seen = {}
+
+        def grab(module, args, kwargs):
+            seen["h"] = args[0] if args else kwargs["hidden_states"]
+            raise _FirstState
+
+        hook = self.layers[0].register_forward_pre_hook(grab, with_kwargs=True)
+        try:
+            self.core(input_ids=ids)
+        except _FirstState:
+            pass
+        finally:
+            hook.remove()
+        return seen["h"]
 
     # -- masks -------------------------------------------------------------------
     def _allowed(self, q_pos: torch.Tensor, k_pos: torch.Tensor, window: int | None) -> torch.Tensor:
