@@ -165,8 +165,8 @@ def test_load_model_refuses_an_unsupported_type_before_reading_weights(tmp_path)
 
     from resdyn.lyapunov.model_runs import load_model
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))  # no weights at all
-    with pytest.raises(ValueError, match="'bert'"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))  # no causal LM; no weights at all
+    with pytest.raises(ValueError, match="'vit'"):
         load_model(str(tmp_path))
 
 
