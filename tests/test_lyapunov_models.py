@@ -171,7 +171,7 @@ def test_load_model_refuses_an_unsupported_type_before_reading_weights(tmp_path)
 
 
 # types with no Block adapter: Gemma 4's own closed form and the generic autodiff engine, and the
-# families no adapter lists (each one whole-layer step; cohere's parallel block stays one step)
+# families no adapter lists (split by decoder_map.SPLITS; Cohere's parallel block is one step)
 NEW_FAMILIES = list(GENERIC_CONFIGS)
 NON_BLOCK_TYPES = ["gemma4_text", "gpt_neox", "phi3", "qwen3_moe", *NEW_FAMILIES]
 
@@ -218,10 +218,8 @@ def test_tables_equal_the_whole_model_jvp(model_type):
         scalar = per_map[per_map["kind"] == "scalar"]
         s = float(model.model.layers[0].layer_scalar)  # 0.8 (tiny_models), as stored in float32
         np.testing.assert_allclose(scalar["contribution"], np.log(s) / n_layers, rtol=1e-12)
-    elif model_type == "gpt_neox":  # parallel attention + MLP: one residual step
+    elif model_type in ("gpt_neox", "cohere"):  # parallel attention + MLP: one residual step
         assert kinds == {"attn+mlp"}
-    elif model_type in NEW_FAMILIES:  # no split known: the whole layer call is the step
-        assert kinds == {"layer"}
     else:
         assert kinds == {"attn", "mlp"}
 

@@ -39,6 +39,10 @@ Residual steps (the ``kind`` of each step in the attribution table), by `SPLITS`
   both read the same h, h' = h + A(N(h)) + M(N'(h)): one step, kind ``attn+mlp`` (the two
   cannot be attributed separately: neither alone is a step of the flow); without it, attn
   and mlp as ``pre``;
+- ``pre`` also for Mixtral, OLMoE (routing held, as Qwen3-MoE), SmolLM3, Starcoder2; ``post``
+  for EXAONE 4; ``granite``: pre with each branch scaled, x + r A(N(x)), x + r M(N'(x)) (r the
+  config's `residual_multiplier`); ``glm4``: sandwich under GLM-4's norm names; ``parallel``
+  (Cohere): h' = h + A(N(h)) + M(N(h)) from one norm, one step ``attn+mlp`` as GPT-NeoX's;
 - any other type: the whole layer call is one step, kind ``layer``.
 The final norm is one more map (kind ``final_norm``). Every split is checked at each
 `SamplePass` against the model's own hidden states, so a wrong split or mask fails early,
@@ -71,6 +75,9 @@ SPLITS: dict[str, str] = {
     "olmo2": "post", "olmo3": "post",
     "gemma4_text": "gemma4",
     "gpt_neox": "neox",
+    # families the generic engine admits, whose splits the pass checks like the others
+    "mixtral": "pre", "olmoe": "pre", "smollm3": "pre", "starcoder2": "pre", "exaone4": "post",
+    "granite": "granite", "glm4": "glm4", "cohere": "parallel",
 }
 _FINAL_NORMS = ("norm", "final_layer_norm", "ln_f", "final_norm")
 _ATTENTIONS = ("self_attn", "attention", "attn")
@@ -144,6 +151,15 @@ def _steps(split: str, layer) -> list[tuple[str, Callable]]:
     """The layer as residual steps ``(kind, fn(x, call))`` (see the module docstring)."""
     if split == "layer":
         return [("layer", lambda x, call: call.layer(x))]
+    if split == "parallel":  # Cohere: h + A(N(h)) + M(N(h)), one step as GPT-NeoX's parallel residual
+        return [("attn+mlp", lambda x, call: call.layer(x))]
+    if split == "granite":  # pre-norm steps, each branch scaled by residual_multiplier
+        r = layer.residual_multiplier
+        return [("attn", lambda x, call: x + r * call.attend(layer.input_layernorm(x))),
+                ("mlp", lambda x, call: x + r * layer.mlp(layer.post_attention_layernorm(x)))]
+    if split == "glm4":  # sandwich norms under GLM-4's names
+        return [("attn", lambda x, call: x + layer.post_self_attn_layernorm(call.attend(layer.input_layernorm(x)))),
+                ("mlp", lambda x, call: x + layer.post_mlp_layernorm(layer.mlp(layer.post_attention_layernorm(x))))]
     if split == "neox":
         if layer.use_parallel_residual:
             return [("attn+mlp", lambda x, call: call.layer(x))]
