@@ -3,14 +3,15 @@ model's forward derivative (float64, eager attention), Gemma 4's KV-shared conve
 check that refuses a model the maps do not reproduce."""
 import pytest
 import torch
-from tiny_models import tiny_model
+from tiny_models import GENERIC_CONFIGS, tiny_model
 from whole_model_jvp import exact_float64, exact_softmax, whole_model_jvp
 
 from resdyn.models import decoder_map
 from resdyn.models.decoder_map import DecoderMapError, SamplePass
 
-# closed-form types (two norm placements) and the ones with no Block adapter
-TYPES = ["llama", "gemma3_text", "olmo3", "gemma4_text", "gpt_neox", "phi3", "qwen3_moe"]
+# closed-form types (two norm placements), the ones with no Block adapter, and families no adapter
+# lists (Granite's embedding multiplier, EXAONE 4's window stored on its full layers, windows, MoE)
+TYPES = ["llama", "gemma3_text", "olmo3", "gemma4_text", "gpt_neox", "phi3", "qwen3_moe", *GENERIC_CONFIGS]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

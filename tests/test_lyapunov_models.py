@@ -3,7 +3,9 @@ every architecture against the whole model's forward derivative."""
 import numpy as np
 import pytest
 import torch
-from tiny_models import tiny_model
+from contextlib import nullcontext
+
+from tiny_models import GENERIC_CONFIGS, tiny_model
 from whole_model_jvp import exact_float64, exact_softmax, whole_model_jvp
 
 from resdyn.dynamics.jacobians import in_context_jacobian
@@ -12,6 +14,7 @@ from resdyn.lyapunov.ftle import ftle
 from resdyn.models.decoder_map import SamplePass
 from resdyn.models.architectures import architecture_of
 from resdyn.models.block import Block
+from resdyn.models.generic import _Float64Throughout
 
 TYPES = ["llama", "gemma3_text", "qwen3", "olmo2"]
 
@@ -162,13 +165,21 @@ def test_load_model_refuses_an_unsupported_type_before_reading_weights(tmp_path)
 
     from resdyn.lyapunov.model_runs import load_model
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))  # no weights at all
-    with pytest.raises(ValueError, match="'bert'"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))  # no causal LM; no weights at all
+    with pytest.raises(ValueError, match="'vit'"):
         load_model(str(tmp_path))
 
 
-# types with no Block adapter: Gemma 4's own closed form and the generic autodiff engine
-NON_BLOCK_TYPES = ["gemma4_text", "gpt_neox", "phi3", "qwen3_moe"]
+# types with no Block adapter: Gemma 4's own closed form and the generic autodiff engine, and the
+# families no adapter lists (split by decoder_map.SPLITS; Cohere's parallel block is one step)
+NEW_FAMILIES = list(GENERIC_CONFIGS)
+NON_BLOCK_TYPES = ["gemma4_text", "gpt_neox", "phi3", "qwen3_moe", *NEW_FAMILIES]
+
+
+def _exact(model_type):
+    """float64 throughout for the unlisted families: their own norms (Cohere's LayerNorm) ask for
+    float32 inside, which would hold both sides to float32 accuracy."""
+    return _Float64Throughout() if model_type in NEW_FAMILIES else nullcontext()
 
 
 @pytest.mark.parametrize("model_type", NON_BLOCK_TYPES)
@@ -183,7 +194,7 @@ def test_tables_equal_the_whole_model_jvp(model_type):
     model = exact_float64(tiny_model(model_type))
     ids = _ids()
     n_layers, d, k = model.config.num_hidden_layers, model.config.hidden_size, 4
-    with exact_softmax():
+    with exact_softmax(), _exact(model_type):
         ftle_table, _ = model_runs.ftle_tables(model, [ids], [0], "r", seeds=[0, 1], cadence=2)
         spectrum, _ = model_runs.spectrum_tables(model, [ids], [0], "r", k=k, loop_steps=2, seed=0)
         attribution = model_runs.attribution_table(model, [ids], [0], "r", k=k, loop_steps=2, seed=0)
@@ -207,7 +218,7 @@ def test_tables_equal_the_whole_model_jvp(model_type):
         scalar = per_map[per_map["kind"] == "scalar"]
         s = float(model.model.layers[0].layer_scalar)  # 0.8 (tiny_models), as stored in float32
         np.testing.assert_allclose(scalar["contribution"], np.log(s) / n_layers, rtol=1e-12)
-    elif model_type == "gpt_neox":  # parallel attention + MLP: one residual step
+    elif model_type in ("gpt_neox", "cohere"):  # parallel attention + MLP: one residual step
         assert kinds == {"attn+mlp"}
     else:
         assert kinds == {"attn", "mlp"}
@@ -223,7 +234,7 @@ def test_map_jacobians_are_the_jacobian_stages(model_type):
 
     model = exact_float64(tiny_model(model_type))
     ids = _ids()
-    with exact_softmax():
+    with exact_softmax(), _exact(model_type):
         stack = SamplePass(model, ids)
         last = torch.tensor([stack.n - 1])
         ours = []

@@ -39,6 +39,10 @@ Residual steps (the ``kind`` of each step in the attribution table), by `SPLITS`
   both read the same h, h' = h + A(N(h)) + M(N'(h)): one step, kind ``attn+mlp`` (the two
   cannot be attributed separately: neither alone is a step of the flow); without it, attn
   and mlp as ``pre``;
+- ``pre`` also for Mixtral, OLMoE (routing held, as Qwen3-MoE), SmolLM3, Starcoder2; ``post``
+  for EXAONE 4; ``granite``: pre with each branch scaled, x + r A(N(x)), x + r M(N'(x)) (r the
+  config's `residual_multiplier`); ``glm4``: sandwich under GLM-4's norm names; ``parallel``
+  (Cohere): h' = h + A(N(h)) + M(N(h)) from one norm, one step ``attn+mlp`` as GPT-NeoX's;
 - any other type: the whole layer call is one step, kind ``layer``.
 The final norm is one more map (kind ``final_norm``). Every split is checked at each
 `SamplePass` against the model's own hidden states, so a wrong split or mask fails early,
@@ -59,6 +63,9 @@ from typing import Callable
 
 import torch
 
+from resdyn.models.generic import _LISTED as LISTED_TYPES
+from resdyn.models.generic import _window as sliding_window
+
 Map = Callable[[torch.Tensor], torch.Tensor]
 
 # model_type -> residual split (see the module docstring); any other type: the whole layer call
@@ -68,6 +75,9 @@ SPLITS: dict[str, str] = {
     "olmo2": "post", "olmo3": "post",
     "gemma4_text": "gemma4",
     "gpt_neox": "neox",
+    # families the generic engine admits, whose splits the pass checks like the others
+    "mixtral": "pre", "olmoe": "pre", "smollm3": "pre", "starcoder2": "pre", "exaone4": "post",
+    "granite": "granite", "glm4": "glm4", "cohere": "parallel",
 }
 _FINAL_NORMS = ("norm", "final_layer_norm", "ln_f", "final_norm")
 _ATTENTIONS = ("self_attn", "attention", "attn")
@@ -75,6 +85,10 @@ _ATTENTIONS = ("self_attn", "attention", "attn")
 
 class DecoderMapError(ValueError):
     """A model the maps cannot serve; the message names its type and the reason."""
+
+
+class _FirstState(Exception):
+    """Raised by the hook that reads layer 0's input, ending the forward there."""
 
 
 class _ContextKV:
@@ -137,6 +151,15 @@ def _steps(split: str, layer) -> list[tuple[str, Callable]]:
     """The layer as residual steps ``(kind, fn(x, call))`` (see the module docstring)."""
     if split == "layer":
         return [("layer", lambda x, call: call.layer(x))]
+    if split == "parallel":  # Cohere: h + A(N(h)) + M(N(h)), one step as GPT-NeoX's parallel residual
+        return [("attn+mlp", lambda x, call: call.layer(x))]
+    if split == "granite":  # pre-norm steps, each branch scaled by residual_multiplier
+        r = layer.residual_multiplier
+        return [("attn", lambda x, call: x + r * call.attend(layer.input_layernorm(x))),
+                ("mlp", lambda x, call: x + r * layer.mlp(layer.post_attention_layernorm(x)))]
+    if split == "glm4":  # sandwich norms under GLM-4's names
+        return [("attn", lambda x, call: x + layer.post_self_attn_layernorm(call.attend(layer.input_layernorm(x)))),
+                ("mlp", lambda x, call: x + layer.post_mlp_layernorm(layer.mlp(layer.post_attention_layernorm(x))))]
     if split == "neox":
         if layer.use_parallel_residual:
             return [("attn+mlp", lambda x, call: call.layer(x))]
@@ -189,11 +212,14 @@ class LayerMap:
         self.attn_cache = _argument(self.attention.forward, "past_key_values", "layer_past")
         types = getattr(cfg, "layer_types", None)
         self.kind = types[index] if types else "full_attention"  # rotary table and mask kind
-        window = getattr(self.attention, "sliding_window", None)
-        if window is None and (self.kind == "sliding_attention" or not types):
-            # Mistral/Phi-3 apply config.sliding_window to every layer; Qwen 2 only with use_sliding_window
-            if getattr(cfg, "use_sliding_window", True) is not False:
-                window = getattr(cfg, "sliding_window", None)
+        if decoder.model_type in LISTED_TYPES:
+            window = getattr(self.attention, "sliding_window", None)
+            if window is None and (self.kind == "sliding_attention" or not types):
+                # Mistral/Phi-3 apply config.sliding_window to every layer; Qwen 2 only with use_sliding_window
+                if getattr(cfg, "use_sliding_window", True) is not False:
+                    window = getattr(cfg, "sliding_window", None)
+        else:  # as transformers' mask mapping reads it, like the Jacobian stage (EXAONE 4 stores a window
+            window = sliding_window(cfg, self.attention, index, listed=False)  # on its full layers too)
         self.window = window
         self.gemma4 = decoder.model_type == "gemma4_text"
         self.kv_shared = bool(getattr(self.attention, "is_kv_shared_layer", False))
@@ -260,6 +286,7 @@ class SamplePass:
             self.per_layer_inputs = None  # Gemma 4: (1, n, L, p), a function of the token ids only
             if getattr(self.config, "hidden_size_per_layer_input", None):
                 self.per_layer_inputs = self.core.project_per_layer_inputs(emb, self.core.get_per_layer_inputs(ids, emb))
+            emb = self._first_state(ids)
             pos = torch.arange(self.n, device=self.device).reshape(1, -1)
             self._rope_table = {lm.kind: dec.rope(emb, pos, lm.kind) for lm in dec.maps}
             self.hidden, self.kv, self.shared_kv, self.attn_weights = [emb], [], [], []
@@ -279,6 +306,25 @@ class SamplePass:
                 self.hidden.append(h)
         if check:
             self._check(model, ids)
+
+    def _first_state(self, ids):
+        """The state entering layer 0 as the model's own forward makes it (Granite scales its
+        embeddings by `embedding_multiplier` there, outside the embedding module): the forward
+        stops at layer 0's input."""
+        seen = {}
+
+        def grab(module, args, kwargs):
+            seen["h"] = args[0] if args else kwargs["hidden_states"]
+            raise _FirstState
+
+        hook = self.layers[0].register_forward_pre_hook(grab, with_kwargs=True)
+        try:
+            self.core(input_ids=ids)
+        except _FirstState:
+            pass
+        finally:
+            hook.remove()
+        return seen["h"]
 
     # -- masks -------------------------------------------------------------------
     def _allowed(self, q_pos: torch.Tensor, k_pos: torch.Tensor, window: int | None) -> torch.Tensor:

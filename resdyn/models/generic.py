@@ -210,9 +210,13 @@ class DecoderLayer:
             return None
         probe = torch.zeros(1, dtype=self.dtype, device=self.device)
         positions = torch.arange(n_positions, device=self.device)[None]
-        if self.layer_type is not None and (self.is_gemma4 or self.rotary_takes_type):
-            return self.rotary(probe, positions, self.layer_type)
-        return self.rotary(probe, positions)
+        with self._exact():  # rotary tables computed in float32 by transformers: float64 here too
+            if self.layer_type is not None and (self.is_gemma4 or self.rotary_takes_type):
+                return self.rotary(probe, positions, self.layer_type)
+            return self.rotary(probe, positions)
+
+    def _exact(self):
+        return _Float64Throughout() if self.dtype == torch.float64 and not self.listed else nullcontext()
 
     def _mask(self, n: int):
         """Additive causal mask (1, 1, n, n), with this layer's sliding window; None for one position."""
@@ -252,8 +256,7 @@ class DecoderLayer:
         return self._call(kwargs)
 
     def _call(self, kwargs):
-        exact = _Float64Throughout() if self.dtype == torch.float64 and not self.listed else nullcontext()
-        with _softmax_in_input_dtype(), exact:
+        with _softmax_in_input_dtype(), self._exact():
             out = torch.func.functional_call(self.layer, self.params, (), kwargs)
         return out[0] if isinstance(out, tuple) else out
 
