@@ -143,17 +143,9 @@ def test_grouped_experts_are_switched_to_eager_for_forward_mode():
 
 def test_gemma4_with_moe_blocks_is_the_whole_model_derivative():
     """Gemma 4 with MoE blocks (as 26B-A4B): the routed branch sits inside the mlp step."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from tiny_models import tiny_gemma4_moe
 
-    from tiny_models import tiny_config
-
-    cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
-                                  "top_k_experts": 2, "moe_intermediate_size": 16})
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    model = tiny_gemma4_moe()
     model = exact_float64(model.eval())
     ids = _ids()
     tangents = torch.randn(32, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

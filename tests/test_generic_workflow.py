@@ -38,7 +38,7 @@ def test_a_tiny_mixtral_goes_through_preparation_and_the_jacobian_stage(tmp_path
     # declared the null of the config's tiny run (never built here): random weights, exempt from the health gate
     config["runs"][RUN] = {"source": "local", "path": str(_fixture(tmp_path / "fixture")), "protocol": "single_token",
                            "null_of": "tiny"}
-    config["lyapunov"]["runs"] = config["token_trajectories"]["runs"] = []  # no residual split for the Lyapunov maps
+    config["lyapunov"]["runs"] = config["token_trajectories"]["runs"] = []  # those stages on Mixtral: tests/test_example_local_model.py, tests/test_lyapunov_models.py
     (work / "mx.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/{RUN}/jacobians/layer_{layer:02d}.npz" for layer in range(3)]
     snakemake([*targets, f"results/{RUN}/tables/layer_spectra.csv", "--cores", "1", "--configfile", "mx.yaml"],
