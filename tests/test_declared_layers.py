@@ -34,6 +34,12 @@ def test_paper_dry_run_plans_every_jacobian_job_before_any_model_is_prepared(tmp
     for rule in ("lyapunov_ftle", "lyapunov_spectrum", "lyapunov_attribution", "lyapunov_attention"):
         assert {j.wildcards["run"] for j in planned if j.rule == rule} == set(PAPER_LAYERS), rule
     assert {j.wildcards["run"] for j in planned if j.rule == "trajectory_generate"} == set(PAPER_LAYERS) - {"olmo3_7b_step0"}
+    # README's cluster paragraph quotes the plan's size: all jobs, Jacobian jobs, the other GPU jobs
+    gpu_rules = set(yaml.safe_load((ROOT / "profiles" / "slurm-a100" / "config.yaml").read_text())["set-resources"])
+    other_gpu = sum(n for rule, n in counts.items() if rule in gpu_rules) - counts["jacobian_layer"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for quoted in (f"{sum(counts.values())} jobs", f"({counts['jacobian_layer']} GPU jobs", f"add {other_gpu} GPU jobs"):
+        assert quoted in readme, quoted
 
 
 def test_a_prepared_model_that_contradicts_the_key_stops_the_plan(tmp_path):

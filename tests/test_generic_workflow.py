@@ -5,30 +5,26 @@ tokenizer, as a researcher's own checkpoint folder would be. Preparation runs th
 self-check (logged); the layer files hold the generic engine's statistics at the workflow's
 own states, and the spectra table reads them.
 """
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 import yaml
 
 from resdyn.models.generic import DecoderLayer
-from resdyn.models.sources import _byte_tokenizer, load_prepared
+from resdyn.models.sources import load_prepared
 from slurm.workflow_helpers import copy_workflow, snakemake
-from tiny_models import tiny_config
 
 RUN = "mx"
 
 
 def _fixture(folder):
-    from transformers import AutoConfig, AutoModelForCausalLM
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from make_local_fixture import main
 
-    cfg = AutoConfig.for_model(**{**tiny_config("mixtral"), "vocab_size": 256, "max_position_embeddings": 512})
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model.save_pretrained(folder)
-    _byte_tokenizer().save_pretrained(folder)
+    main(str(folder), "mixtral")
     return folder
 
 

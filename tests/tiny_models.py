@@ -93,13 +93,19 @@ def tiny_config(model_type: str) -> dict:
     return {"model_type": model_type, **COMMON, **extra}
 
 
-def tiny_model(model_type: str, seed: int = 0):
-    cfg = AutoConfig.for_model(**tiny_config(model_type))
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+def _perturbed(model):
+    """Every parameter moved off its neutral initial value (unit norms, zero biases) by 0.05·N(0, 1)."""
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def tiny_model(model_type: str, seed: int = 0):
+    cfg = AutoConfig.for_model(**tiny_config(model_type))
+    torch.manual_seed(seed)
+    model = _perturbed(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"))
+    with torch.no_grad():
         for layer in getattr(model, "model", model.base_model).layers:
             if hasattr(layer, "layer_scalar"):  # Gemma 4: a buffer, 1 at initialisation
                 layer.layer_scalar.fill_(0.8)
@@ -126,8 +132,4 @@ def tiny_gemma4_moe():
     cfg = AutoConfig.for_model(**{**tiny_config("gemma4_text"), "enable_moe_block": True, "num_experts": 4,
                                   "top_k_experts": 2, "moe_intermediate_size": 16})
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model.eval()
+    return _perturbed(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")).eval()
