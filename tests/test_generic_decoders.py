@@ -213,3 +213,14 @@ def test_single_token_job_reads_the_layer_from_a_saved_folder(model_type, tmp_pa
     got = engine_layer_stats(tmp_path / "m", 1, "single_token", acts, token_ids, 2, "test")
     want = DecoderLayer(model, 1).single_token_jacobians(torch.from_numpy(acts[:, 2]))
     np.testing.assert_allclose(got["mean_J"], want.mean(0).numpy(), atol=1e-5)
+
+
+def test_float64_softmax_survives_a_nested_use():
+    x = torch.randn(3, 5, dtype=torch.float64)
+    plain = torch.nn.functional.softmax
+    with generic._softmax_in_input_dtype():
+        with generic._softmax_in_input_dtype():
+            pass
+        # transformers' attention asks for float32; the outer use still keeps it float64
+        assert torch.nn.functional.softmax(x, dim=-1, dtype=torch.float32).dtype == torch.float64
+    assert torch.nn.functional.softmax is plain

@@ -45,17 +45,19 @@ _softmax = torch.nn.functional.softmax
 
 @contextmanager
 def _softmax_in_input_dtype():
-    """Keep float64 softmaxes in float64 (transformers asks for float32 in attention and routers)."""
+    """Keep float64 softmaxes in float64 (transformers asks for float32 in attention and routers).
+    Nested uses are safe: each restores the softmax it found."""
     def softmax(x, dim=None, _stacklevel=3, dtype=None):
         if dtype is not None and x.dtype == torch.float64:
             dtype = torch.float64
         return _softmax(x, dim=dim, dtype=dtype)
 
+    found = torch.nn.functional.softmax
     torch.nn.functional.softmax = softmax
     try:
         yield
     finally:
-        torch.nn.functional.softmax = _softmax
+        torch.nn.functional.softmax = found
 
 
 class _Float64Throughout(TorchFunctionMode):
