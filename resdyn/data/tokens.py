@@ -59,3 +59,10 @@ def encode_prefixes(tokenizer, texts: Iterable[str], max_tokens: int, bos: str =
             raise TokenizationError(f"sample {i} has {len(ids)} token(s); need at least {min_tokens}")
         out.append(ids)
     return out
+
+
+def token_tensors(tokenizer, texts: Iterable[str], max_tokens: int, bos: str = "auto") -> list:
+    """`encode_prefixes` as one int64 tensor per text (the model-running stages' input)."""
+    import torch
+
+    return [torch.tensor(ids) for ids in encode_prefixes(tokenizer, texts, max_tokens, bos)]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from resdyn.core.io import atomic_folder
+from resdyn.data.tokens import token_tensors  # the run's `bos` mode, as every stage
 from resdyn.loops.loaders import load_loop_model
-from resdyn.lyapunov.model_runs import tokenize  # the run's `bos` mode, as every stage
 
 # the published layout: config, weights, tokenizer (no .bin / .pth duplicates, no code)
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
@@ -35,7 +35,7 @@ def load_job(folder, spec: dict, dtype: str, prompts_csv, max_tokens: int, n_pro
     if n_prompts is not None:
         table = table.head(n_prompts)
     model = load_loop_model(folder, spec["arch"], dtype, compute_device())
-    ids = tokenize(load_tokenizer(folder), list(table["text"]), max_tokens, spec.get("bos", "auto"))
+    ids = token_tensors(load_tokenizer(folder), list(table["text"]), max_tokens, spec.get("bos", "auto"))
     return model, [i.to(model.device) for i in ids]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,20 +36,14 @@ def load_model(path: str):
     return model.requires_grad_(False), tokenizer
 
 
-def tokenize(tokenizer, texts: Iterable[str], max_tokens: int, bos: str = "auto") -> list[torch.Tensor]:
-    """Token ids as the activations stage makes them (the run's `bos` mode), first ``max_tokens``, as tensors."""
-    from resdyn.data.tokens import encode_prefixes
-
-    return [torch.tensor(ids) for ids in encode_prefixes(tokenizer, texts, max_tokens, bos)]
-
-
 def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, bos: str = "auto"):
     """(model, token ids, sample indices) for the first ``n_samples`` corpus samples."""
     from resdyn.data.corpus import read_jsonl
+    from resdyn.data.tokens import token_tensors
 
     texts = read_jsonl(corpus_path)[:n_samples]
     model, tokenizer = load_model(model_dir)
-    return model, tokenize(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
+    return model, token_tensors(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
 
 
 POSITIONS = ("last", "span", "sequence")  # lyapunov.position

@@ -22,10 +22,10 @@ def trajectory_tokens(model, tokenizer, prompts, run: str, *, prompt_tokens: int
                       temperature: float, seed: int, ftle_seeds, cadence: int, repeat_n: int,
                       repeat_window: int, bos: str = "auto") -> pd.DataFrame:
     """prompts: [(category, text)]; one row per (prompt, decoding, generated token t)."""
-    from resdyn.lyapunov.model_runs import tokenize
+    from resdyn.data.tokens import token_tensors
 
     rows = []
-    ids_all = tokenize(tokenizer, [text for _, text in prompts], prompt_tokens, bos)
+    ids_all = token_tensors(tokenizer, [text for _, text in prompts], prompt_tokens, bos)
     decoded = [None] * len(prompts)
     for length in sorted({len(ids) for ids in ids_all}):  # one batch per prompt length
         group = [i for i, ids in enumerate(ids_all) if len(ids) == length]
