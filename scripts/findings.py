@@ -6,7 +6,7 @@ import pandas as pd
 
 from resdyn.core.io import save_csv, save_text
 from resdyn.dynamics.layer_table import self_alignment_table
-from resdyn.findings.scorecard import scorecard, to_markdown
+from resdyn.findings.scorecard import scorecard, to_html, to_markdown
 
 p = snakemake.params
 inputs = dict(snakemake.input.items())
@@ -21,4 +21,4 @@ for protocol in ("single_token", "in_context") if p.protocol_run else ():
 card = pd.concat(cards, ignore_index=True)
 save_csv(snakemake.output.csv, card)
 save_text(snakemake.output.md, to_markdown(card))
-save_text(snakemake.output.html, card.to_html(index=False, border=0))
+save_text(snakemake.output.html, to_html(card))

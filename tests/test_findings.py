@@ -8,7 +8,7 @@ import pytest
 
 from resdyn.findings.checkpoint_series import COLUMNS as SERIES_COLUMNS, LAYER_RANGE
 from resdyn.findings.claims import load_claims
-from resdyn.findings.scorecard import COLUMNS, scorecard, to_markdown
+from resdyn.findings.scorecard import COLUMNS, scorecard, to_html, to_markdown
 from resdyn.findings.verdicts import (DIFFERS, DIRECTION_ONLY, HOLDS, NO_RESOLUTION, NOT_RESOLVED, NOT_TESTABLE,
                                       decide)
 from resdyn.findings.claims import parse
@@ -297,6 +297,21 @@ def test_the_holding_card_and_its_markdown():
     assert f"{len(card)} holds, 0 holds in direction only, 0 differs" in md
     for claim in load_claims():
         assert claim.finding in md
+
+
+def test_the_report_page_has_every_row_once_escaped_and_counted():
+    from html import escape
+
+    card = scorecard(tables(), RUNS, NULL_OF, protocol={"t": "single_token", "n": "single_token"})
+    card.loc[0, "verdict"] = DIFFERS
+    page = to_html(card)
+    body = page.split("<tbody>")[1]
+    assert body.count("<tr>") == len(card) and page.count("<details>") == len(card)
+    # the summary: a badge and a count per verdict, in the order of VERDICTS
+    assert f"{DIFFERS}</span> 1 " in page and f"{HOLDS}</span> {len(card) - 1} " in page
+    for claim in load_claims():
+        assert escape(claim.finding) in body
+    assert "R self-alignment &lt; 0.2" in body and "R self-alignment < 0.2" not in body
 
 
 def test_decide_truth_table():

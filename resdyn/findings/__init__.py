@@ -9,7 +9,7 @@ not testable with these runs (with the reason).
 
 Sections are those of Fernando & Guitchounts (2026), "Dynamics of the Transformer Residual
 Stream". Index (module: public names — paper section):
-- scorecard: ``scorecard(tables, runs, null_of, ...)`` (every claim over its runs), ``to_markdown(card)``
+- scorecard: ``scorecard(tables, runs, null_of, ...)`` (every claim over its runs), ``to_markdown(card)``, ``to_html(card)`` (the report page)
   — §2-3, App. B-E
 - claims: ``load_claims()`` — claims.yaml as ``Claim`` rows
 - verdicts: ``decide(strength, direction)`` and the verdict names — the verdict of a rule's two answers

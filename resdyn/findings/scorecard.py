@@ -1,6 +1,8 @@
 """Assemble the scorecard: every claim of claims.yaml over its subjects, one row each."""
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 
 from resdyn.findings import rules_bottleneck, rules_series, rules_spectra, rules_topology  # noqa: F401 (register)
@@ -72,11 +74,52 @@ def scorecard(tables: dict, runs, null_of: dict, protocol="single_token", method
     return df[COLUMNS]
 
 
-def to_markdown(card: pd.DataFrame) -> str:
+INTRO = ("Each headline claim of Fernando & Guitchounts (2026), \"Dynamics of the Transformer Residual Stream\", "
+         "this run set's numbers and a verdict: tested at the strength the paper states it and, separately, in its "
+         "direction.")
+
+
+def verdict_counts(card: pd.DataFrame) -> str:
     counts = card["verdict"].value_counts()
-    head = ("# Findings scorecard\n\nEach headline claim of Fernando & Guitchounts (2026), \"Dynamics of the "
-            "Transformer Residual Stream\", this run set's numbers and a verdict: tested at the strength the paper "
-            "states it and, separately, in its direction. "
-            + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n\n")
+    return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+
+
+def to_markdown(card: pd.DataFrame) -> str:
+    head = f"# Findings scorecard\n\n{INTRO} {verdict_counts(card)}.\n\n"
     shown = [c for c in COLUMNS if c != "paper_text"]
     return head + card[shown].to_markdown(index=False) + "\n"
+
+
+# the report page: verdicts by colour; each row's rule, resolution and the paper's sentence folded
+VERDICT_COLOURS = dict(zip(VERDICTS, ("#cde8cd", "#fbeab0", "#f4c7c3", "#d6dcf5", "#e6e6e6")))
+STYLE = """body{font-family:sans-serif;font-size:14px;margin:1em;max-width:1400px}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;
+vertical-align:top}th{position:sticky;top:0;background:#fff}.ref,.sub{color:#666;font-size:12px}
+.verdict{white-space:nowrap;border-radius:3px;padding:1px 5px}details{font-size:12px;color:#333}
+summary{cursor:pointer;color:#555}"""
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="verdict" style="background:{VERDICT_COLOURS.get(verdict, "#fff")}">{escape(verdict)}</span>'
+
+
+def _html_row(r: pd.Series) -> str:
+    text = {k: escape(str(v)) if isinstance(v, str) else "" for k, v in r.items()}
+    folded = (f"<details><summary>rule and resolution</summary><p><b>rule:</b> {text['rule']}</p>"
+              f"<p><b>resolution:</b> {text['resolution']}</p><p><b>paper:</b> {text['paper_text']}</p>"
+              f"<p class=\"sub\">claim <code>{text['claim']}</code></p></details>")
+    null = f'<div class="sub">null: {text["null_run"]}</div>' if text["null_run"] else ""
+    return (f"<tr><td>{text['finding']}<div class=\"ref\">{text['paper_ref']}</div></td>"
+            f"<td>{text['paper_value']}</td><td>{text['run']}{null}<div class=\"sub\">{text['protocol']}</div></td>"
+            f"<td>{text['measured']}{folded}</td><td>{_badge(r['verdict'])}</td></tr>")
+
+
+def to_html(card: pd.DataFrame) -> str:
+    """The scorecard as a page: finding and reference, the paper's value, run, measured, verdict."""
+    counts = card["verdict"].value_counts()
+    summary = " ".join(f"{_badge(v)} {counts.get(v, 0)}" for v in VERDICTS)
+    rows = "\n".join(_html_row(r) for _, r in card.iterrows())
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Findings scorecard</title>"
+            f"<style>{STYLE}</style></head><body><h1>Findings scorecard</h1><p>{escape(INTRO)}</p><p>{summary}</p>"
+            "<table><thead><tr><th>finding</th><th>paper</th><th>run</th><th>measured</th><th>verdict</th></tr>"
+            f"</thead><tbody>\n{rows}\n</tbody></table></body></html>\n")
