@@ -6,7 +6,7 @@ import torch
 from resdyn.core.device import job_device
 from resdyn.core.io import save_csv
 from resdyn.core.logs import setup_logging
-from resdyn.lyapunov.model_runs import load_model
+from resdyn.models.sources import load_for_inference
 from resdyn.trajectories.model_run import trajectory_tokens
 from resdyn.trajectories.prompts import categorised_prompts
 
@@ -16,7 +16,7 @@ p, run = snakemake.params.traj, snakemake.wildcards.run
 torch.set_num_threads(snakemake.threads)
 start = time.time()
 prompts = categorised_prompts(p["categories"], p["prompts_per_category"], p["min_chars"], p["max_chars"])
-model, tokenizer = load_model(snakemake.input.model)
+model, tokenizer = load_for_inference(snakemake.input.model)
 table = trajectory_tokens(model, tokenizer, prompts, run, prompt_tokens=p["prompt_tokens"], n_tokens=p["n_tokens"],
                           temperature=p["temperature"], seed=p["seed"],
                           ftle_seeds=range(p["ftle"]["seed"], p["ftle"]["seed"] + p["ftle"]["seeds"]),

@@ -7,6 +7,7 @@ reads them).
 """
 import ast
 import graphlib
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,46 @@ def test_no_circle(level):
     graph = GRAPH if level == "module" else package_graph(GRAPH)
     found = cycle(graph)
     assert found is None, f"{level}s import each other in a circle: {' -> '.join(found)}"
+
+
+def _index_entries(package: Path) -> dict[str, str]:
+    """{module: its text} for the "- module: ..." lines (with their continuations) of a package's docstring."""
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    entries, current = {}, None
+    for line in doc.splitlines():
+        head = re.match(r"- (\w+):", line)
+        if head:
+            current = head.group(1)
+            entries[current] = line[head.end():]
+        elif current and line.startswith("  "):
+            entries[current] += line
+        else:
+            current = None
+    return entries
+
+
+def _top_level_names(module: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(LEVELS))
+def test_each_package_docstring_indexes_its_modules_and_their_names_exist(package):
+    """A researcher finds a formula from the package's index: every module is named there, and
+    every public name an index line lists is defined in that module."""
+    folder = PACKAGE / package
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
+    unnamed = sorted(m for m in modules if not re.search(rf"(``|- ){m}\b", doc))
+    assert not unnamed, f"resdyn/{package}/__init__.py does not name: {unnamed}"
+    for module, text in _index_entries(folder).items():
+        assert module in modules, f"resdyn/{package}/__init__.py indexes a module that does not exist: {module}"
+        listed = {m.split("(")[0] for m in re.findall(r"``([^`]+)``", text)}
+        missing = sorted(n for n in listed if n.isidentifier() and n not in _top_level_names(folder / f"{module}.py"))
+        assert not missing, f"resdyn/{package}/__init__.py lists under {module} names it does not define: {missing}"

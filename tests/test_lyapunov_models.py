@@ -158,16 +158,16 @@ def test_attribution_table_checks_against_a_once_per_step_qr(monkeypatch):
         model_runs.attribution_table(model, [_ids(6)], [0], "r", k=3, loop_steps=3, seed=0)
 
 
-def test_load_model_refuses_an_unsupported_type_before_reading_weights(tmp_path):
+def test_load_for_inference_refuses_an_unsupported_type_before_reading_weights(tmp_path):
     """A prepared folder whose type no stage serves is refused by name from its config alone
     (the job fails before loading an 8B model)."""
     import json
 
-    from resdyn.lyapunov.model_runs import load_model
+    from resdyn.models.sources import load_for_inference
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))  # no causal LM; no weights at all
     with pytest.raises(ValueError, match="'vit'"):
-        load_model(str(tmp_path))
+        load_for_inference(str(tmp_path))
 
 
 # types with no Block adapter: Gemma 4's own closed form and the generic autodiff engine, and the

@@ -13,6 +13,11 @@ Stream". Index (module: public names — paper section):
   — §2-3, App. B-E
 - claims: ``load_claims()`` — claims.yaml as ``Claim`` rows
 - verdicts: ``decide(strength, direction)`` and the verdict names — the verdict of a rule's two answers
+- registry: ``rule(claim_id)`` — the decorator that registers a claim's rule function in ``RULES``
+- context: ``Context`` (the tables and run roles one scorecard reads), ``regime_means``, ``depth_trend``
+  — the look-ups rules share
+- bands: ``band``, ``pick_method``, ``within``, ``less``, ``falls_monotonically`` — a number known within
+  a band (Schur surgery over eigenvalue orders) and threshold tests that may be undecided
 - rules_spectra: §2-2.1, Fig. 1-3, Table 2, App. B (eigenvalues, κ regimes, self-alignment, Henrici)
 - rules_bottleneck: §2.2-2.3, App. C (cumulative erank, transport, Schur/polar surgery, controls)
 - rules_topology: §3, App. D (communities, NMI, mesoscale, boundary coupling, rate-level coupling)

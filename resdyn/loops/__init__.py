@@ -10,5 +10,8 @@ tangents through.
 Modules: ``weights`` (config.json and safetensors of a folder), ``blocks`` (RMSNorm,
 the two rotary conventions, causal attention over a context), ``ouro`` and ``huginn``
 (the architectures), ``loop_maps`` (the iterated state: whole sequence or last token),
-``measurements`` (the loop paper's tables), ``prompts`` (its listed prompts plus corpus rows).
+``measurements`` (the loop paper's tables), ``prompts`` (its listed prompts plus corpus rows),
+``sublayers`` (a loop step as an ordered list of named sublayers), ``config`` (the stage's settings),
+``loaders`` (a folder to a model, by architecture), ``jobs`` (what every loop job does
+first: the model and its prompts; the hub download). All need torch except ``config`` and ``prompts``.
 """

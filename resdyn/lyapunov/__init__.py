@@ -12,6 +12,8 @@ Modules (each one job): ``qr_flow`` (QR renormalisation, probes, finiteness chec
 ``ftle`` (top-1 finite-time exponent with a layerwise log-growth profile),
 ``systems`` (reference dynamical systems with published exponents),
 ``attention_products`` (spectra of products of row-stochastic matrices),
-``bridge`` (rank correlations of exponent summaries with outcomes). The decoder as maps on a
+``bridge`` (rank correlations of exponent summaries with outcomes), ``model_runs`` (one run's
+tables on a prepared model: ``ftle_tables``, ``spectrum_tables``, ``attribution_table``,
+``attention_table``). The decoder as maps on a
 token's residual state is resdyn.models.decoder_map.
 """

@@ -26,23 +26,14 @@ from resdyn.models.decoder_map import SamplePass
 log = logging.getLogger(__name__)
 
 
-def load_model(path: str):
-    """A prepared Hugging Face folder, float32, eager attention, inference only, on the
-    GPU where torch sees one (cluster GPU rules), else the CPU. `load_prepared` refuses a
-    type no stage supports before any weight is read; `SamplePass` checks the rest."""
-    from resdyn.models.sources import compute_device, load_prepared
-
-    model, tokenizer = load_prepared(path, attn_implementation="eager", device=compute_device())
-    return model.requires_grad_(False), tokenizer
-
-
 def prepare(model_dir: str, corpus_path: str, n_samples: int, max_tokens: int, bos: str = "auto"):
     """(model, token ids, sample indices) for the first ``n_samples`` corpus samples."""
     from resdyn.data.corpus import read_jsonl
     from resdyn.data.tokens import token_tensors
+    from resdyn.models.sources import load_for_inference
 
     texts = read_jsonl(corpus_path)[:n_samples]
-    model, tokenizer = load_model(model_dir)
+    model, tokenizer = load_for_inference(model_dir)
     return model, token_tensors(tokenizer, texts, max_tokens, bos), list(range(len(texts)))
 
 

@@ -232,6 +232,14 @@ def load_prepared(path, attn_implementation: str = "eager", device: torch.device
     return with_decoder_alias(model).eval().to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
+def load_for_inference(path):
+    """A prepared folder for the stages that run the whole model (Lyapunov, trajectories): float32,
+    eager attention, no parameter gradients, on the GPU where torch sees one (cluster GPU rules),
+    else the CPU. A type no stage supports is refused from config.json before any weight is read."""
+    model, tokenizer = load_prepared(path, attn_implementation="eager", device=compute_device())
+    return model.requires_grad_(False), tokenizer
+
+
 def load_tokenizer(path):
     """The tokenizer of a prepared folder."""
     from transformers import AutoTokenizer

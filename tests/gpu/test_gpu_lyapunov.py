@@ -107,7 +107,7 @@ TABLES = {
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_lyapunov_tables_on_the_device_match_cpu_float64(device, name):
-    """What the Lyapunov rules write, with the model on the device (as model_runs.load_model
+    """What the Lyapunov rules write, with the model on the device (as models.sources.load_for_inference
     puts it on a GPU node) against the CPU, float64 on both sides."""
     samples, ids = [_ids(9, 1), _ids(7, 2)], [0, 1]
     cpu = TABLES[name](tiny_model("llama").double(), samples, ids)
