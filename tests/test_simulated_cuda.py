@@ -197,3 +197,20 @@ def test_lyapunov_entry_functions(name):
         model = fake_model(shortened(LLAMA31_8B, 1), DEVICE)
         out = LYAPUNOV[name](model, [torch.arange(3, 15)])
     assert len(out) > 0
+
+
+def test_trajectory_generation():
+    """trajectory_generate: batched decoding with the KV cache on the device, sampling from host
+    copies of the logits, then FTLE and kinematic ct_t through the maps (prompt ids on the host)."""
+    from test_tokens import ADDS_NONE, byte_tokenizer
+
+    from resdyn.trajectories.model_run import trajectory_tokens
+
+    prompts = [("code", "def f(x): return x + 1"), ("prose", "The river ran through the old town")]
+    with simulated_cuda():
+        model = fake_model(dict(shortened(LLAMA31_8B, 1), vocab_size=512, bos_token_id=1, eos_token_id=2), DEVICE)
+        table = trajectory_tokens(model, byte_tokenizer(ADDS_NONE), prompts, "r", prompt_tokens=6, n_tokens=3,
+                                  temperature=1.0, seed=0, ftle_seeds=range(2), cadence=1, repeat_n=2,
+                                  repeat_window=8)
+    assert len(table) == 2 * 2 * 3  # prompts x decodings x tokens
+    assert table["position"].tolist()[:3] == [5, 6, 7]

@@ -48,7 +48,7 @@ def test_ct_dynamical_is_the_exponent_of_a_linear_map_with_prescribed_singular_v
     mats = [with_singular_values(np.array([3.0, 1.5, 1.0, 0.7, 0.4, 0.1]) * (1 + 0.1 * l), rng)
             for l in range(n_layers)]
     stack = LinearStack(mats, rng.standard_normal((5, d)))
-    lam, lam_std, _ = ftle_and_kinematic(stack, torch.tensor([1, 3]), seeds, cadence=2)
+    lam, lam_std, _ = ftle_and_kinematic(stack, [1, 3], seeds, cadence=2)
     # known answer: (1/L) log ||A_L ... A_1 v0|| for each seed's unit tangent v0
     product = np.linalg.multi_dot(mats[::-1])
     known = [np.log(np.linalg.norm(product @ random_unit_vector(d, s).numpy())) / n_layers for s in seeds]
@@ -56,7 +56,7 @@ def test_ct_dynamical_is_the_exponent_of_a_linear_map_with_prescribed_singular_v
     np.testing.assert_allclose(lam_std, np.std(known), atol=1e-8, rtol=0)
     # all singular values equal (s times an orthogonal map): log s for any tangent
     q = [with_singular_values(np.full(d, 2.5), rng) for _ in range(n_layers)]
-    lam, lam_std, _ = ftle_and_kinematic(LinearStack(q, rng.standard_normal((5, d))), torch.tensor([2]), seeds, 3)
+    lam, lam_std, _ = ftle_and_kinematic(LinearStack(q, rng.standard_normal((5, d))), [2], seeds, 3)
     np.testing.assert_allclose(lam, np.log(2.5), atol=1e-8, rtol=0)
     np.testing.assert_allclose(lam_std, 0, atol=1e-8)
 
@@ -65,10 +65,10 @@ def test_ct_kinematic_is_one_minus_the_cosine_of_successive_states():
     angles = np.array([0.0, 0.3, 1.2, np.pi / 2, 2.5])
     h = np.stack([np.cos(np.cumsum(angles)), np.sin(np.cumsum(angles)), np.zeros(5)], 1) * [[1], [2], [3], [4], [5]]
     stack = LinearStack([np.eye(3)], h)
-    _, _, kin = ftle_and_kinematic(stack, torch.tensor([1, 2, 3, 4]), [0], 1)
+    _, _, kin = ftle_and_kinematic(stack, [1, 2, 3, 4], [0], 1)
     np.testing.assert_allclose(kin, 1 - np.cos(angles[1:]), atol=1e-12)
     with pytest.raises(ValueError, match="positions must be >= 1"):
-        ftle_and_kinematic(stack, torch.tensor([0, 1]), [0], 1)
+        ftle_and_kinematic(stack, [0, 1], [0], 1)
 
 
 def test_ct_dynamical_of_a_model_uses_the_context_of_each_position(one_torch_thread):
@@ -80,7 +80,7 @@ def test_ct_dynamical_of_a_model_uses_the_context_of_each_position(one_torch_thr
 
     model = tiny_model("gemma3_text")  # sliding windows of 4 on 9 tokens: the window must matter
     ids = torch.tensor([5, 17, 33, 8, 99, 140, 7, 61, 250])
-    lam, _, _ = ftle_and_kinematic(SamplePass(model, ids), torch.tensor([3, 8]), [0, 1], 2)
+    lam, _, _ = ftle_and_kinematic(SamplePass(model, ids), [3, 8], [0, 1], 2)
     for j, p in enumerate([3, 8]):
         table, _ = ftle_tables(model, [ids[: p + 1]], [0], "tiny", seeds=[0, 1], cadence=2)
         np.testing.assert_allclose(lam[j], table["lambda1"].mean(), rtol=1e-5, atol=1e-6)

@@ -42,12 +42,12 @@ def trajectory_tokens(model, tokenizer, prompts, run: str, *, prompt_tokens: int
             n_prompt = len(ids)
             # the pass that drew token T is over everything before it
             stack = SamplePass(model, torch.tensor(sequence[:-1]))
-            positions = torch.arange(n_prompt - 1, n_prompt - 1 + n_tokens)
+            positions = range(n_prompt - 1, n_prompt - 1 + n_tokens)
             lam, lam_std, kin = ftle_and_kinematic(stack, positions, list(ftle_seeds), cadence,
                                                    where=f"run {run} prompt {prompt} {decoding}: ")
             for t in range(n_tokens):
                 rows.append(dict(run=run, prompt=prompt, category=category, decoding=decoding, t=t + 1,
-                                 position=int(positions[t]), token_id=new[t], ct_dynamical=float(lam[t]),
+                                 position=positions[t], token_id=new[t], ct_dynamical=float(lam[t]),
                                  ct_dynamical_seed_std=float(lam_std[t]), ct_kinematic=float(kin[t]),
                                  entropy=entropies[t],
                                  repeat=repeats_ngram(sequence, n_prompt + t, repeat_n, repeat_window)))

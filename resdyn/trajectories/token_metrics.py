@@ -25,15 +25,17 @@ import torch
 from resdyn.lyapunov.ftle import ftle
 
 
-def ftle_and_kinematic(stack, positions: torch.Tensor, seeds: Sequence[int], cadence: int, where: str = ""):
+def ftle_and_kinematic(stack, positions: Sequence[int], seeds: Sequence[int], cadence: int, where: str = ""):
     """(ct_dynamical (E,), its std over seeds (E,), ct_kinematic (E,)) at ``positions``.
 
     ``stack``: a resdyn.models.decoder_map.SamplePass (or anything with its
-    n_layers, token_maps, token_states and hidden).
+    n_layers, token_maps, token_states and hidden). ``positions`` are host integers, checked
+    before any tensor is made (a device never has to answer them).
     """
-    positions = torch.as_tensor(positions).reshape(-1)
-    if int(positions.min()) < 1:
+    positions = [int(p) for p in positions]
+    if min(positions) < 1:
         raise ValueError("ct_kinematic needs the state before each position: positions must be >= 1")
+    positions = torch.tensor(positions)
     res = ftle([stack.token_maps(i, positions) for i in range(stack.n_layers)], stack.token_states(0, positions),
                seeds, cadence, where=where)
     h = stack.hidden[stack.n_layers][0].double()
