@@ -4,7 +4,8 @@ tables. The safetensors files are read before the simulation starts (a fake tens
 read a file's storage); their cast and move to the device run inside it, as in the job.
 
 Not covered here: the attribution table (its exact-sum check needs real values) and Huginn
-(its seeded initial state is drawn on the host by a generator the simulation does not finish)."""
+(its initial state comes from `trunc_normal_`, a rejection loop on `mask.any()` that the
+simulation, where every `bool()` is True, never ends)."""
 from __future__ import annotations
 
 import pandas as pd
