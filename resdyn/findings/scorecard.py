@@ -79,13 +79,15 @@ INTRO = ("Each headline claim of Fernando & Guitchounts (2026), \"Dynamics of th
          "direction.")
 
 
-def verdict_counts(card: pd.DataFrame) -> str:
+def verdict_counts(card: pd.DataFrame) -> dict[str, int]:
+    """{verdict: rows}, every verdict in the order of VERDICTS (0 where none)."""
     counts = card["verdict"].value_counts()
-    return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    return {v: int(counts.get(v, 0)) for v in VERDICTS}
 
 
 def to_markdown(card: pd.DataFrame) -> str:
-    head = f"# Findings scorecard\n\n{INTRO} {verdict_counts(card)}.\n\n"
+    tally = ", ".join(f"{n} {v}" for v, n in verdict_counts(card).items())
+    head = f"# Findings scorecard\n\n{INTRO} {tally}.\n\n"
     shown = [c for c in COLUMNS if c != "paper_text"]
     return head + card[shown].to_markdown(index=False) + "\n"
 
@@ -116,8 +118,7 @@ def _html_row(r: pd.Series) -> str:
 
 def to_html(card: pd.DataFrame) -> str:
     """The scorecard as a page: finding and reference, the paper's value, run, measured, verdict."""
-    counts = card["verdict"].value_counts()
-    summary = " ".join(f"{_badge(v)} {counts.get(v, 0)}" for v in VERDICTS)
+    summary = " ".join(f"{_badge(v)} {n}" for v, n in verdict_counts(card).items())
     rows = "\n".join(_html_row(r) for _, r in card.iterrows())
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Findings scorecard</title>"
             f"<style>{STYLE}</style></head><body><h1>Findings scorecard</h1><p>{escape(INTRO)}</p><p>{summary}</p>"
